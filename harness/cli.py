@@ -1,0 +1,229 @@
+"""The ``cqrs-bench`` command line.
+
+Commands only parse options, build a frozen config and call one plain
+function; errors derived from HarnessError become one line and an exit code
+here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+from typer.exceptions import TyperException
+
+from harness import __version__
+from harness.console import emit_json, human
+from harness.errors import BadInput, ExitCode, HarnessError
+from harness.paths import default_home
+from harness.pgsettings import parse_settings
+from harness.providers import ProviderConfig, ProviderKind
+from harness.providers.external import parse_dsn_option
+from harness.providers.local import reap_orphans
+
+app = typer.Typer(
+    name="cqrs-bench",
+    help=(
+        "Benchmark a single-PostgreSQL shop against a CQRS shop under the same "
+        "Black Friday traffic.\n\nExample: cqrs-bench doctor"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class GlobalState:
+    home: Path = default_home()
+
+
+state = GlobalState()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cqrs-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Work directory for clusters, datasets and stacks "
+            "[default: $CQRS_BENCH_HOME, else ~/.cache/cqrs-bench, /var/tmp/cqrs-bench as root].",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    state.home = (home or default_home()).absolute()
+    reaped = reap_orphans(state.home)
+    if reaped:
+        human.print(
+            f"[dim]stopped {len(reaped)} cluster(s) left by a dead run: {', '.join(reaped)}"
+        )
+
+
+# Provider options, shared by every command that needs databases.
+ProviderOpt = Annotated[
+    ProviderKind,
+    typer.Option("--provider", help="Where databases come from.", case_sensitive=False),
+]
+PgSettingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pg-setting",
+        metavar="NAME=VALUE",
+        help="PostgreSQL server setting, repeatable (e.g. --pg-setting work_mem=64MB).",
+    ),
+]
+PgBinDirOpt = Annotated[
+    Path | None,
+    typer.Option("--pg-bin-dir", help="Directory holding initdb and postgres (local provider)."),
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        min=1,
+        max=65535,
+        help="First TCP port for local clusters (the next ones count up) [default: free ports].",
+    ),
+]
+DsnOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dsn",
+        metavar="NAME=DSN",
+        help="An existing database for the external provider, repeatable "
+        "(e.g. --dsn db=postgresql://user:pass@host/shop).",
+    ),
+]
+DockerCpusOpt = Annotated[
+    float | None, typer.Option("--docker-cpus", min=0.1, help="CPU limit per container.")
+]
+DockerMemoryOpt = Annotated[
+    str | None, typer.Option("--docker-memory", help="Memory limit per container (e.g. 2g).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def provider_config(
+    provider: ProviderKind,
+    pg_setting: list[str] | None,
+    pg_bin_dir: Path | None,
+    port: int | None,
+    dsn: list[str] | None,
+    docker_cpus: float | None = None,
+    docker_memory: str | None = None,
+) -> ProviderConfig:
+    dsns = tuple(parse_dsn_option(text) for text in dsn or [])
+    if dsns and provider not in (ProviderKind.AUTO, ProviderKind.EXTERNAL):
+        raise BadInput(f"--dsn is for the external provider, not --provider {provider.value}")
+    if provider is ProviderKind.EXTERNAL and not dsns:
+        raise BadInput("--provider external needs at least one --dsn NAME=DSN")
+    return ProviderConfig(
+        home=state.home,
+        kind=provider,
+        pg_settings=tuple(parse_settings(pg_setting or []).items()),
+        pg_bin_dir=pg_bin_dir,
+        base_port=port,
+        dsns=dsns,
+        docker_cpus=docker_cpus,
+        docker_memory=docker_memory,
+    )
+
+
+@app.command()
+def doctor(
+    pg_bin_dir: PgBinDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check what this machine offers: PostgreSQL binaries, Docker, cores, memory, disk.
+
+    Exits 3 when no provider can work. Example: cqrs-bench doctor --json
+    """
+    from harness.doctor import DoctorConfig, diagnose, require_a_provider
+
+    report = diagnose(DoctorConfig(home=state.home, pg_bin_dir=pg_bin_dir))
+    if json_output:
+        emit_json(report)
+    else:
+        from harness.doctor_view import render_doctor
+
+        render_doctor(report)
+    require_a_provider(report)
+
+
+@app.command("pg")
+def pg_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Database names [default: db].", show_default=False)
+    ] = None,
+    provider: ProviderOpt = ProviderKind.AUTO,
+    pg_setting: PgSettingOpt = None,
+    pg_bin_dir: PgBinDirOpt = None,
+    port: PortOpt = None,
+    dsn: DsnOpt = None,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
+    hold_for: Annotated[
+        float | None,
+        typer.Option("--for", min=0, help="Stop after this many seconds [default: until Ctrl-C]."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start PostgreSQL clusters and hold them until Ctrl-C (for psql, experiments).
+
+    Example: cqrs-bench pg write read --pg-setting work_mem=64MB
+    """
+    from harness.pgcommand import HoldConfig, hold_clusters
+
+    config = HoldConfig(
+        provider=provider_config(
+            provider, pg_setting, pg_bin_dir, port, dsn, docker_cpus, docker_memory
+        ),
+        names=tuple(names or ["db"]),
+        hold_seconds=hold_for,
+        json_output=json_output,
+    )
+    hold_clusters(config)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
+    # SIGTERM gets the same orderly cleanup as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = app(args=argv, prog_name="cqrs-bench", standalone_mode=False)
+    except typer.Abort:
+        human.print("interrupted")
+        sys.exit(130)
+    except TyperException as exc:  # usage errors: unknown option, bad value, ...
+        message = " ".join(exc.format_message().split())
+        human.print(f"cqrs-bench: error: {message}", markup=False, soft_wrap=True)
+        sys.exit(ExitCode.BAD_INPUT)
+    except KeyboardInterrupt:
+        human.print("interrupted")
+        sys.exit(130)
+    except HarnessError as exc:
+        human.print(f"cqrs-bench: error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(int(exc.exit_code))
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

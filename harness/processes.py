@@ -1,0 +1,97 @@
+"""Process bookkeeping: who owns what, and stopping a process tree by PID.
+
+A process is identified by (pid, create_time) so that a recycled PID is never
+mistaken for the process the harness started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+from dataclasses import dataclass
+
+import psutil
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    pid: int
+    create_time: float
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessIdentity:
+        return cls(pid=pid, create_time=psutil.Process(pid).create_time())
+
+    @classmethod
+    def current(cls) -> ProcessIdentity:
+        return cls.of(os.getpid())
+
+    def process(self) -> psutil.Process | None:
+        """The live process, or None when it is gone or the PID was recycled."""
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 0.01:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+
+    def alive(self) -> bool:
+        return self.process() is not None
+
+    def to_json(self) -> dict[str, float]:
+        return {"pid": self.pid, "create_time": self.create_time}
+
+    @classmethod
+    def from_json(cls, data: object) -> ProcessIdentity:
+        if not isinstance(data, dict):
+            raise ValueError("process identity must be an object")
+        return cls(pid=int(data["pid"]), create_time=float(data["create_time"]))
+
+
+def stop_tree(
+    identity: ProcessIdentity,
+    *,
+    first_signal: signal.Signals = signal.SIGTERM,
+    grace: float = 20.0,
+) -> None:
+    """Signal a process, wait for it and its children, kill what is left."""
+    proc = identity.process()
+    if proc is None:
+        return
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = [proc]
+    with contextlib.suppress(psutil.NoSuchProcess):
+        proc.send_signal(first_signal)
+    _, alive = psutil.wait_procs([proc], timeout=grace)
+    for leftover in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+    # children normally exit with their parent; anything still here is killed.
+    _, stragglers = psutil.wait_procs(family, timeout=5)
+    for straggler in stragglers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            straggler.kill()
+    psutil.wait_procs(stragglers, timeout=5)
+
+
+def die_with_parent(sig: signal.Signals) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies.
+
+    Used as ``preexec_fn`` so that a SIGKILLed harness does not leave servers
+    running; the reaper of the next command is the second line of defence.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:  # pragma: no cover - only on exotic libcs
+        return
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)

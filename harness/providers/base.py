@@ -1,0 +1,99 @@
+"""The provider interface: where a PostgreSQL database comes from.
+
+A provider hands out clusters; a cluster is started, used through its
+endpoint, and stopped. Used as a context manager a cluster is stopped on the
+way out, and also when ``start`` itself fails half way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    dbname: str = "postgres"
+
+    @property
+    def dsn(self) -> str:
+        """libpq URL, password included (callers need it to connect)."""
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return "postgresql+psycopg" + self.dsn.removeprefix("postgresql")
+
+    def with_dbname(self, dbname: str) -> Endpoint:
+        return Endpoint(self.host, self.port, self.user, self.password, dbname)
+
+
+class Cluster(Protocol):
+    """One PostgreSQL server holding one database of the system under test."""
+
+    name: str
+
+    def start(self) -> Self: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def endpoint(self) -> Endpoint: ...
+
+    @property
+    def pid(self) -> int | None:
+        """The server's main process on this machine, when there is one."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Provider(Protocol):
+    name: str
+
+    def cluster(self, name: str) -> Cluster: ...
+
+    def describe(self) -> dict[str, object]:
+        """What this provider will use, for doctor and run provenance."""
+        ...
+
+
+class ManagedCluster:
+    """Context-manager behaviour shared by every cluster implementation."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

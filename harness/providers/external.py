@@ -1,0 +1,82 @@
+"""The external provider: databases the user already runs, given as DSNs.
+
+The harness connects and uses them; it never creates or drops a database it
+did not create, and ``stop`` leaves the server alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Self
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from harness.errors import BadInput, EnvironmentProblem
+from harness.providers.base import Endpoint, ManagedCluster
+
+
+def parse_dsn_option(text: str) -> tuple[str, str]:
+    """Parse ``--dsn NAME=postgresql://...``."""
+    name, sep, dsn = text.partition("=")
+    if not sep or not name.strip() or not dsn.strip():
+        raise BadInput(f"malformed --dsn {text!r}: expected NAME=postgresql://user:pass@host/db")
+    return name.strip(), dsn.strip()
+
+
+def endpoint_from_dsn(dsn: str) -> Endpoint:
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise BadInput(f"malformed DSN: {exc}") from None
+    return Endpoint(
+        host=str(parts.get("host", "127.0.0.1")),
+        port=int(parts.get("port", 5432) or 5432),
+        user=str(parts.get("user", "postgres")),
+        password=str(parts.get("password", "")),
+        dbname=str(parts.get("dbname", "postgres")),
+    )
+
+
+@dataclass
+class ExternalCluster(ManagedCluster):
+    name: str
+    dsn: str = field(repr=False)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return endpoint_from_dsn(self.dsn)
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def start(self) -> Self:
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+            raise EnvironmentProblem(
+                f"external database {self.name!r} does not answer: {first}"
+            ) from None
+        return self
+
+    def stop(self) -> None:
+        """Nothing to stop: the server is the user's."""
+
+
+@dataclass
+class ExternalProvider:
+    dsns: Mapping[str, str]
+    name: str = "external"
+
+    def cluster(self, name: str) -> ExternalCluster:
+        if name not in self.dsns:
+            given = ", ".join(sorted(self.dsns)) or "none"
+            raise BadInput(f"no --dsn given for database {name!r} (given: {given})")
+        return ExternalCluster(name, self.dsns[name])
+
+    def describe(self) -> dict[str, object]:
+        return {"provider": self.name, "databases": sorted(self.dsns)}

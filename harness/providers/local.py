@@ -1,0 +1,432 @@
+"""The embedded provider: the harness runs ``initdb`` and ``postgres`` itself.
+
+Each cluster is its own process tree on 127.0.0.1 and a free port, with a
+random password and scram authentication (no trust anywhere), its data under
+the harness's work directory. Every cluster leaves an ownership record beside
+its data so that the next ``cqrs-bench`` command can stop what a killed run
+left behind (see :func:`reap_orphans`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import grp
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import psycopg
+
+from harness.errors import BadInput, EnvironmentProblem
+from harness.paths import clusters_dir
+from harness.polling import wait_until
+from harness.processes import ProcessIdentity, die_with_parent, stop_tree
+from harness.providers.base import Endpoint, ManagedCluster
+from harness.providers.binaries import PgBinaries, known_setting_names
+
+PG_USER_ENV = "CQRS_BENCH_PG_USER"
+SUPERUSER = "postgres"
+OWNER_FILE = "owner.json"
+START_TIMEOUT_S = 60.0
+
+
+def unprivileged_user() -> pwd.struct_passwd:
+    """The account PostgreSQL runs as when the harness runs as root."""
+    name = os.environ.get(PG_USER_ENV, "postgres")
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise EnvironmentProblem(
+            f"as root, PostgreSQL needs an unprivileged account and {name!r} does not exist",
+            hint=f"create it (useradd --system {name}) or set {PG_USER_ENV} to another account",
+        ) from None
+
+
+def run_as_uid() -> int | None:
+    return unprivileged_user().pw_uid if os.geteuid() == 0 else None
+
+
+def check_reachable(path: Path, account: pwd.struct_passwd) -> None:
+    """Fail early when ``account`` cannot traverse to ``path`` (root's home, say)."""
+    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem}
+    for parent in [*reversed(path.parents)]:
+        if not parent.exists():
+            continue
+        st = parent.stat()
+        if st.st_uid == account.pw_uid:
+            allowed = bool(st.st_mode & stat.S_IXUSR)
+        elif st.st_gid in groups:
+            allowed = bool(st.st_mode & stat.S_IXGRP)
+        else:
+            allowed = bool(st.st_mode & stat.S_IXOTH)
+        if not allowed:
+            raise EnvironmentProblem(
+                f"PostgreSQL runs as {account.pw_name!r}, who cannot reach {parent}",
+                hint="choose a work directory it can reach with --home or CQRS_BENCH_HOME",
+            )
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def validate_settings(binaries: PgBinaries, settings: Mapping[str, str]) -> None:
+    known = known_setting_names(binaries.bindir)
+    if not known:  # could not list them; postgres itself will complain
+        return
+    unknown = sorted(name for name in settings if name not in known and "." not in name)
+    if unknown:
+        raise BadInput(f"unknown PostgreSQL setting(s): {', '.join(unknown)}")
+
+
+@dataclass
+class ClusterRecord:
+    """What the reaper needs to know about a cluster, kept in its directory."""
+
+    name: str
+    port: int
+    owner: ProcessIdentity | None  # None: detached, belongs to a stack started by `up`
+    server: ProcessIdentity | None = None
+
+    def write(self, directory: Path) -> None:
+        payload = {
+            "name": self.name,
+            "port": self.port,
+            "owner": None if self.owner is None else self.owner.to_json(),
+            "server": None if self.server is None else self.server.to_json(),
+        }
+        tmp = directory / (OWNER_FILE + ".tmp")
+        tmp.write_text(json.dumps(payload))
+        tmp.replace(directory / OWNER_FILE)
+
+    @classmethod
+    def read(cls, directory: Path) -> ClusterRecord | None:
+        try:
+            data = json.loads((directory / OWNER_FILE).read_text())
+            return cls(
+                name=str(data["name"]),
+                port=int(data["port"]),
+                owner=None if data["owner"] is None else ProcessIdentity.from_json(data["owner"]),
+                server=None
+                if data["server"] is None
+                else ProcessIdentity.from_json(data["server"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass
+class LocalCluster(ManagedCluster):
+    name: str
+    home: Path
+    binaries: PgBinaries
+    settings: Mapping[str, str]
+    port: int | None = None
+    detached: bool = False
+    template: Path | None = None  # a stopped cluster's data directory to start from
+    template_password: str | None = field(default=None, repr=False)
+    _password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
+    _dir: Path | None = None
+    _process: subprocess.Popen[bytes] | None = None
+    _server: ProcessIdentity | None = None
+    _bound_port: int | None = None
+
+    # -- Cluster protocol -------------------------------------------------
+    @property
+    def endpoint(self) -> Endpoint:
+        if self._bound_port is None:
+            raise RuntimeError(f"cluster {self.name} is not started")
+        return Endpoint("127.0.0.1", self._bound_port, SUPERUSER, self._password)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._server is None else self._server.pid
+
+    @property
+    def directory(self) -> Path:
+        if self._dir is None:
+            raise RuntimeError(f"cluster {self.name} is not started")
+        return self._dir
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "postgres.log"
+
+    def start(self) -> Self:
+        validate_settings(self.binaries, self.settings)
+        if self.port is not None and not port_is_free(self.port):
+            raise EnvironmentProblem(f"port {self.port} on 127.0.0.1 is already in use")
+        account = unprivileged_user() if os.geteuid() == 0 else None
+        root = clusters_dir(self.home)
+        root.mkdir(parents=True, exist_ok=True)
+        if account is not None:
+            check_reachable(root, account)
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=root))
+        ClusterRecord(
+            self.name, self.port or 0, None if self.detached else ProcessIdentity.current()
+        ).write(self._dir)
+        if self.template is None:
+            self._initdb(account)
+        else:
+            self._copy_template(account)
+        self._launch(account)
+        if self.template is not None and self.template_password is not None:
+            self._rotate_password()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            # SIGINT is PostgreSQL's "fast" shutdown: clients are disconnected.
+            stop_tree(self._server, first_signal=signal.SIGINT, grace=60)
+            self._server = None
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=5)
+            self._process = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+        self._bound_port = None
+
+    def stop_keep_data(self) -> Path:
+        """Stop the server cleanly and hand over its data directory (dataset cache)."""
+        if self._server is not None:
+            stop_tree(self._server, first_signal=signal.SIGINT, grace=120)
+            self._server = None
+        if self._process is not None:
+            self._process.wait(timeout=30)
+            self._process = None
+        return self.data_dir
+
+    def record(self) -> ClusterRecord | None:
+        return None if self._dir is None else ClusterRecord.read(self._dir)
+
+    # -- steps ------------------------------------------------------------
+    def _initdb(self, account: pwd.struct_passwd | None) -> None:
+        pwfile = self.directory / "pwfile"
+        pwfile.write_text(self._password + "\n")
+        os.chmod(pwfile, 0o600)
+        if account is not None:
+            os.chown(self.directory, account.pw_uid, account.pw_gid)
+            os.chown(pwfile, account.pw_uid, account.pw_gid)
+        try:
+            self._run(
+                [
+                    str(self.binaries.tool("initdb")),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                account,
+                what="initdb",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        (self.data_dir / "pg_hba.conf").write_text(
+            "# written by cqrs-bench: TCP on loopback only, passwords always\n"
+            "local all all scram-sha-256\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+
+    def _copy_template(self, account: pwd.struct_passwd | None) -> None:
+        assert self.template is not None
+        if account is not None:
+            os.chown(self.directory, account.pw_uid, account.pw_gid)
+        self._run(
+            ["cp", "-a", "--reflink=auto", str(self.template), str(self.data_dir)],
+            account,
+            what="copying the dataset's data directory",
+        )
+        if self.template_password is not None:
+            # the copy keeps the template's password until _rotate_password runs
+            self._password, self.template_password = self.template_password, self._password
+
+    def _launch(self, account: pwd.struct_passwd | None) -> None:
+        port = self.port or free_port()
+        args = [str(self.binaries.tool("postgres")), "-D", str(self.data_dir), "-p", str(port)]
+        args += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
+        for name, value in self.settings.items():
+            args += ["-c", f"{name}={value}"]
+        with open(self.log_file, "ab") as log:
+            if account is not None:
+                os.chown(self.log_file, account.pw_uid, account.pw_gid)
+            self._process = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=None if account is None else account.pw_uid,
+                group=None if account is None else account.pw_gid,
+                extra_groups=[] if account is not None else None,
+                start_new_session=True,
+                preexec_fn=self._child_setup(),
+            )
+        self._server = ProcessIdentity.of(self._process.pid)
+        self._bound_port = port
+        ClusterRecord(
+            self.name,
+            port,
+            None if self.detached else ProcessIdentity.current(),
+            self._server,
+        ).write(self.directory)
+        wait_until(
+            self._accepts_connections,
+            timeout=START_TIMEOUT_S,
+            what=f"PostgreSQL cluster {self.name!r} on port {port}",
+            give_up=self._exited_reason,
+        )
+
+    def _child_setup(self) -> functools.partial[None] | None:
+        # The parent-death signal follows the forking thread, so only use it
+        # from the main thread; detached clusters must outlive the command.
+        if self.detached or threading.current_thread() is not threading.main_thread():
+            return None
+        return functools.partial(die_with_parent, signal.SIGQUIT)
+
+    def _accepts_connections(self) -> bool:
+        try:
+            with psycopg.connect(self.endpoint.dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def _exited_reason(self) -> str | None:
+        if self._process is None or self._process.poll() is None:
+            return None
+        return f"postgres exited with code {self._process.returncode}: {self._log_tail()}"
+
+    def _log_tail(self) -> str:
+        try:
+            lines = [ln for ln in self.log_file.read_text(errors="replace").splitlines() if ln]
+        except OSError:
+            return "(no log)"
+        interesting = [ln for ln in lines if "FATAL" in ln or "ERROR" in ln] or lines
+        return " | ".join(interesting[-3:])
+
+    def _rotate_password(self) -> None:
+        assert self.template_password is not None
+        fresh = self.template_password
+        with psycopg.connect(self.endpoint.dsn, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    psycopg.sql.Identifier(SUPERUSER), psycopg.sql.Literal(fresh)
+                )
+            )
+        self._password = fresh
+        self.template_password = None
+
+    def _run(self, args: list[str], account: pwd.struct_passwd | None, *, what: str) -> None:
+        result = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            check=False,
+            user=None if account is None else account.pw_uid,
+            group=None if account is None else account.pw_gid,
+            extra_groups=[] if account is not None else None,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise EnvironmentProblem(f"{what} failed: {' | '.join(detail[-3:])}")
+
+
+@dataclass
+class LocalProvider:
+    home: Path
+    binaries: PgBinaries
+    settings: Mapping[str, str]
+    base_port: int | None = None
+    detached: bool = False
+    name: str = "local"
+    _handed_out: int = 0
+
+    def cluster(self, name: str) -> LocalCluster:
+        port = None if self.base_port is None else self.base_port + self._handed_out
+        self._handed_out += 1
+        return LocalCluster(
+            name=name,
+            home=self.home,
+            binaries=self.binaries,
+            settings=self.settings,
+            port=port,
+            detached=self.detached,
+        )
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "provider": self.name,
+            "bindir": str(self.binaries.bindir),
+            "version": self.binaries.version,
+            "found_via": self.binaries.source,
+            "settings": dict(self.settings),
+        }
+
+
+def reap_orphans(home: Path) -> list[str]:
+    """Stop clusters whose owning command has died, and remove their directories.
+
+    Detached clusters (started by ``up``) have no owner and are left alone;
+    ``down`` stops them. Returns the names of what was reaped.
+    """
+    reaped: list[str] = []
+    root = clusters_dir(home)
+    if not root.is_dir():
+        return reaped
+    for directory in sorted(root.iterdir()):
+        if not directory.is_dir():
+            continue
+        record = ClusterRecord.read(directory)
+        if record is None:
+            # a directory whose record never got written: its creator died at once
+            if _age_seconds(directory) < 60:
+                continue
+        elif record.owner is None or record.owner.alive():
+            continue
+        if record is not None and record.server is not None:
+            stop_tree(record.server, first_signal=signal.SIGINT, grace=30)
+        shutil.rmtree(directory, ignore_errors=True)
+        reaped.append(directory.name)
+    return reaped
+
+
+def _age_seconds(path: Path) -> float:
+    return time.time() - path.stat().st_mtime

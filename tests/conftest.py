@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.paths import clusters_dir
+from harness.pgsettings import BENCHMARK_SETTINGS
+from harness.providers.binaries import find_binaries
+from harness.providers.local import LocalProvider, reap_orphans
+
+
+@pytest.fixture
+def bench_home() -> Iterator[Path]:
+    """A work directory PostgreSQL's unprivileged account can reach (not /root, not 0700)."""
+    home = Path(tempfile.mkdtemp(prefix="cqrs-bench-test-", dir="/tmp"))
+    home.chmod(0o755)
+    yield home
+    reap_orphans(home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def local_provider(bench_home: Path) -> LocalProvider:
+    return LocalProvider(home=bench_home, binaries=find_binaries(), settings=BENCHMARK_SETTINGS)
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, object]:
+        data = json.loads(self.stdout)
+        assert isinstance(data, dict)
+        return data
+
+
+def run_cli(home: Path, *args: str, timeout: float = 300, check: bool = False) -> CliResult:
+    env = {**os.environ, "CQRS_BENCH_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+    result = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cqrs-bench {' '.join(args)} failed: {proc.stderr}")
+    return result
+
+
+def cluster_dirs(home: Path) -> list[Path]:
+    root = clusters_dir(home)
+    return sorted(root.iterdir()) if root.exists() else []

@@ -1,0 +1,45 @@
+"""The docker provider. Needs a Docker engine; skipped cleanly without one."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from harness.errors import EnvironmentProblem
+from harness.providers.docker import (
+    DockerCluster,
+    DockerProvider,
+    container_run_options,
+    docker_unavailable_reason,
+    server_command,
+)
+
+NO_ENGINE = docker_unavailable_reason()
+
+
+def test_resource_limits_become_docker_run_options() -> None:
+    assert container_run_options(None, None) == {}
+    assert container_run_options(1.5, "2g") == {"nano_cpus": 1_500_000_000, "mem_limit": "2g"}
+
+
+def test_settings_become_server_flags() -> None:
+    assert (
+        server_command({"work_mem": "8MB", "jit": "off"}) == "postgres -c work_mem=8MB -c jit=off"
+    )
+
+
+@pytest.mark.skipif(NO_ENGINE is None, reason="a Docker engine answers here")
+def test_start_without_engine_is_an_environment_error() -> None:
+    cluster = DockerCluster("db", settings={})
+    with pytest.raises(EnvironmentProblem, match="no Docker engine answers"), cluster:
+        pass
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(NO_ENGINE is not None, reason=f"docker provider: {NO_ENGINE}")
+def test_container_serves_over_loopback_with_password_and_limits() -> None:
+    provider = DockerProvider(settings={"work_mem": "7MB"}, cpus=1.0, memory="1g")
+    with provider.cluster("db") as cluster, psycopg.connect(cluster.endpoint.dsn) as conn:
+        assert cluster.endpoint.host in ("127.0.0.1", "localhost")
+        assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)
+    assert cluster.container_id() is None
