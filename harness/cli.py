@@ -25,6 +25,7 @@ from harness.pgsettings import parse_settings
 from harness.providers import ProviderConfig, ProviderKind
 from harness.providers.external import parse_dsn_option
 from harness.providers.local import reap_orphans
+from harness.seed.datasets import clean_abandoned_builds
 
 app = typer.Typer(
     name="cqrs-bench",
@@ -72,6 +73,9 @@ def _global(
         human.print(
             f"[dim]stopped {len(reaped)} cluster(s) left by a dead run: {', '.join(reaped)}"
         )
+    abandoned = clean_abandoned_builds(state.home)
+    if abandoned:
+        human.print(f"[dim]removed {len(abandoned)} unfinished dataset build(s) of a dead run")
 
 
 # Provider options, shared by every command that needs databases.
@@ -198,6 +202,133 @@ def pg_command(
         json_output=json_output,
     )
     hold_clusters(config)
+
+
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        help="Dataset and load size: smoke, quick, standard, black-friday.",
+    ),
+]
+UsersOpt = Annotated[int | None, typer.Option("--users", help="Override the profile's user count.")]
+ProductsOpt = Annotated[
+    int | None, typer.Option("--products", help="Override the profile's product count.")
+]
+OrdersOpt = Annotated[
+    int | None, typer.Option("--orders", help="Override the profile's order count.")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Random seed: the same seed gives the same rows.")
+]
+
+
+@app.command("seed")
+def seed_command(
+    profile: ProfileOpt = "standard",
+    users: UsersOpt = None,
+    products: ProductsOpt = None,
+    orders: OrdersOpt = None,
+    seed: SeedOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build again even if cached.")] = False,
+    provider: ProviderOpt = ProviderKind.AUTO,
+    pg_bin_dir: PgBinDirOpt = None,
+    dsn: DsnOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Build (or reuse from the cache) the dataset both systems start from.
+
+    Local provider: a stopped cluster's data directory that each system copies
+    in seconds. Docker/external: portable COPY files; with --dsn they are
+    loaded into those databases (which must not hold the shop's tables yet).
+
+    Examples: cqrs-bench seed --profile smoke ; cqrs-bench seed --orders 5000000 --json
+    """
+    from harness.seed.command import SeedConfig, render_seed
+    from harness.seed.command import seed as run_seed
+    from harness.seed.spec import spec_for
+
+    config = SeedConfig(
+        provider=provider_config(provider, None, pg_bin_dir, None, dsn),
+        spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
+        rebuild=rebuild,
+    )
+    report = run_seed(config)
+    if json_output:
+        emit_json(report)
+    else:
+        render_seed(report)
+
+
+datasets_app = typer.Typer(help="List or remove cached datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("list")
+def datasets_list(json_output: JsonOpt = False) -> None:
+    """List cached datasets with their sizes. Example: cqrs-bench datasets list"""
+    from harness.seed.command import datasets_report
+
+    entries = datasets_report(state.home)
+    if json_output:
+        emit_json({"datasets": entries})
+        return
+    if not entries:
+        human.print("no cached datasets")
+    for entry in entries:
+        if "corrupt" in entry:
+            human.print(f"[red]{entry['id']}[/]: {entry['corrupt']}", markup=True)
+        else:
+            human.print(
+                f"{entry['id']}  {entry['kind']}  {entry['total_rows']:,} rows  "
+                f"{entry['size_bytes'] / 2**20:,.0f} MiB  built {entry['created_at']}"
+            )
+
+
+@datasets_app.command("rm")
+def datasets_rm(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dataset ids to remove.")] = None,
+    remove_all: Annotated[bool, typer.Option("--all", help="Remove every dataset.")] = False,
+) -> None:
+    """Remove cached datasets. Example: cqrs-bench datasets rm --all"""
+    from harness.seed.command import remove_datasets
+
+    if not ids and not remove_all:
+        raise BadInput("name the datasets to remove, or pass --all")
+    for entry_id in remove_datasets(state.home, ids or [], remove_all):
+        human.print(f"removed {entry_id}")
+
+
+calibrate_app = typer.Typer(help="Measure the harness against this machine's limits.")
+app.add_typer(calibrate_app, name="calibrate")
+
+
+@calibrate_app.command("seed")
+def calibrate_seed_command(
+    orders: Annotated[
+        int, typer.Option("--orders", min=1_000, help="Orders in the measured load.")
+    ] = 500_000,
+    naive_orders: Annotated[
+        int, typer.Option("--naive-orders", min=10, help="Orders in the naive loop's sample.")
+    ] = 1_000,
+    pg_bin_dir: PgBinDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Seeder rows/s against a raw COPY of the same rows and a naive Faker+INSERT loop.
+
+    Example: cqrs-bench calibrate seed --orders 1000000
+    """
+    from harness.seed.calibrate import CalibrateSeedConfig, calibrate_seed, render_calibration
+
+    report = calibrate_seed(
+        CalibrateSeedConfig(
+            home=state.home, orders=orders, naive_orders=naive_orders, pg_bin_dir=pg_bin_dir
+        )
+    )
+    if json_output:
+        emit_json(report)
+    else:
+        render_calibration(report)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:

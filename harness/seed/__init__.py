@@ -1,0 +1,1 @@
+"""Deterministic datasets: generation, binary COPY loading, and the dataset cache."""
