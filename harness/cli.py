@@ -20,12 +20,12 @@ from typer.exceptions import TyperException
 from harness import __version__
 from harness.console import emit_json, human
 from harness.errors import BadInput, ExitCode, HarnessError
+from harness.housekeeping import clean_up_after_dead_runs
 from harness.paths import default_home
 from harness.pgsettings import parse_settings
 from harness.providers import ProviderConfig, ProviderKind
 from harness.providers.external import parse_dsn_option
-from harness.providers.local import reap_orphans
-from harness.seed.datasets import clean_abandoned_builds
+from harness.stack import SystemKind
 
 app = typer.Typer(
     name="cqrs-bench",
@@ -68,14 +68,8 @@ def _global(
     ] = False,
 ) -> None:
     state.home = (home or default_home()).absolute()
-    reaped = reap_orphans(state.home)
-    if reaped:
-        human.print(
-            f"[dim]stopped {len(reaped)} cluster(s) left by a dead run: {', '.join(reaped)}"
-        )
-    abandoned = clean_abandoned_builds(state.home)
-    if abandoned:
-        human.print(f"[dim]removed {len(abandoned)} unfinished dataset build(s) of a dead run")
+    for line in clean_up_after_dead_runs(state.home):
+        human.print(f"[dim]{line}")
 
 
 # Provider options, shared by every command that needs databases.
@@ -329,6 +323,94 @@ def calibrate_seed_command(
         emit_json(report)
     else:
         render_calibration(report)
+
+
+SystemOpt = Annotated[
+    SystemKind,
+    typer.Option("--system", help="Which system: baseline or cqrs.", case_sensitive=False),
+]
+
+
+@app.command("up")
+def up_command(
+    system: SystemOpt = SystemKind.BASELINE,
+    profile: ProfileOpt = "standard",
+    users: UsersOpt = None,
+    products: ProductsOpt = None,
+    orders: OrdersOpt = None,
+    seed: SeedOpt = None,
+    app_port: Annotated[
+        int | None, typer.Option("--app-port", min=1, max=65535, help="Port for the app.")
+    ] = None,
+    provider: ProviderOpt = ProviderKind.AUTO,
+    pg_setting: PgSettingOpt = None,
+    pg_bin_dir: PgBinDirOpt = None,
+    port: PortOpt = None,
+    dsn: DsnOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start a system (databases from the cached dataset, then its app) and leave it running.
+
+    Returns once the app answers; stop it with `cqrs-bench down`.
+    Example: cqrs-bench up --system baseline --profile smoke --json
+    """
+    from harness.seed.spec import spec_for
+    from harness.stack import StackConfig, up
+
+    config = StackConfig(
+        system=system,
+        provider=provider_config(provider, pg_setting, pg_bin_dir, port, dsn),
+        spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
+        app_port=app_port,
+    )
+    info = up(config)
+    if json_output:
+        emit_json(info)
+    else:
+        human.print(f"{info['system']} is up at {info['url']}", markup=False)
+        for name, url in info["databases"].items():
+            human.print(f"  {name}: {url}", markup=False)
+        human.print("stop it with: cqrs-bench down")
+
+
+@app.command("status")
+def status_command(json_output: JsonOpt = False) -> None:
+    """List running stacks (started by `up`, or by a command still running).
+
+    Example: cqrs-bench status --json
+    """
+    from harness.stack import running_stacks, stack_health
+
+    stacks = [
+        {**stack_health(stack), "detached": stack.owner is None}
+        for stack in running_stacks(state.home)
+    ]
+    if json_output:
+        emit_json({"stacks": stacks})
+        return
+    if not stacks:
+        human.print("no stacks running")
+    for stack in stacks:
+        health = "healthy" if stack["healthy"] else f"unhealthy {stack['alive']}"
+        owner = "up" if stack["detached"] else "owned by a running command"
+        human.print(f"{stack['system']}  {stack['url']}  {health}  ({owner})", markup=False)
+
+
+@app.command("down")
+def down_command(
+    system: Annotated[
+        SystemKind | None,
+        typer.Option("--system", help="Only this system [default: all].", case_sensitive=False),
+    ] = None,
+) -> None:
+    """Stop what `up` started: apps, projector, clusters, and their directories.
+
+    Example: cqrs-bench down
+    """
+    from harness.stack import down
+
+    stopped = down(state.home, system)
+    human.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was up")
 
 
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:

@@ -1,0 +1,85 @@
+"""baseline_app: the single-database shop (the "before" of the incident).
+
+One PostgreSQL, one connection pool: checkout, catalog pages and the CEO
+dashboard all share them, which is exactly what the Black Friday incident is
+about. Run it with ``python -m baseline_app --port N`` and CQRS_BENCH_DB_DSN set.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from baseline_app import queries
+from baseline_app.settings import Settings
+from harness.shopapi.checkout import checkout
+from harness.shopapi.models import CheckoutRequest
+from harness.shopapi.routes import build_app
+from harness.shopapi.server import open_pool, pool_metrics
+from harness.shopapi.views import order_detail, revenue_window
+
+
+class BaselineBackend:
+    system = "baseline"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: AsyncConnectionPool[Any] = open_pool(
+            settings.dsn,
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeout=settings.pool_timeout_s,
+            name="baseline",
+        )
+
+    async def start(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+
+    async def stop(self) -> None:
+        await self.pool.close()
+
+    async def checkout(
+        self, request: CheckoutRequest, idempotency_key: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        async with self.pool.connection() as conn:
+            return await checkout(conn, request, idempotency_key)
+
+    async def order(self, order_id: int) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            return await order_detail(conn, order_id)
+
+    async def products(
+        self, category: str | None, search: str | None, page: int, sort: str
+    ) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            return await queries.list_products(conn, category, search, page, sort)
+
+    async def product(self, product_id: int) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            return await queries.product_page(conn, product_id)
+
+    async def user_orders(self, user_id: int, limit: int) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            return await queries.user_orders(conn, user_id, limit)
+
+    async def top_customers(self, limit: int) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            return await queries.top_customers(conn, limit)
+
+    async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            first, last = revenue_window(start, end, await queries.today(conn))
+            return await queries.daily_revenue(conn, first, last)
+
+    async def metrics(self) -> dict[str, Any]:
+        return {"pool": pool_metrics(self.pool)}
+
+    async def health(self) -> dict[str, Any]:
+        return {}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_app(BaselineBackend(settings or Settings.from_env()), "cqrs-bench baseline shop")

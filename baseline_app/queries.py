@@ -1,0 +1,132 @@
+"""baseline_app's reads: computed at request time from the normalized tables.
+
+This is the point of the baseline: the CEO dashboard is a 4-table join with
+GROUP BY on the same database, the same pool, as checkout.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from harness.shopapi.errors import not_found
+from harness.shopapi.models import PAGE_SIZE
+from harness.shopapi.views import (
+    REVENUE_STATUSES,
+    SORTS,
+    customer_json,
+    escape_like,
+    iso,
+    money,
+    product_json,
+    revenue_days,
+)
+
+
+async def list_products(
+    conn: AsyncConnection[Any], category: str | None, search: str | None, page: int, sort: str
+) -> dict[str, Any]:
+    pattern = None if search is None else f"%{escape_like(search)}%"
+    cur = await conn.execute(
+        "SELECT id, name, category, price_cents, stock FROM products"
+        " WHERE (%(category)s::text IS NULL OR category = %(category)s)"
+        "   AND (%(pattern)s::text IS NULL OR name ILIKE %(pattern)s ESCAPE '\\')"
+        f" ORDER BY {SORTS[sort]} LIMIT %(limit)s OFFSET %(offset)s",
+        {
+            "category": category,
+            "pattern": pattern,
+            "limit": PAGE_SIZE,
+            "offset": (page - 1) * PAGE_SIZE,
+        },
+    )
+    return {"products": [product_json(row) for row in await cur.fetchall()], "page": page}
+
+
+async def product_page(conn: AsyncConnection[Any], product_id: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        """
+        SELECT p.id, p.name, p.category, p.price_cents, p.stock,
+               (SELECT coalesce(sum(i.quantity), 0)
+                FROM order_items i JOIN orders o ON o.id = i.order_id
+                WHERE i.product_id = p.id
+                  AND o.created_at >= date_trunc('day', now(), 'UTC'))
+        FROM products p WHERE p.id = %s
+        """,
+        (product_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("product", product_id)
+    return {**product_json(row), "bought_today": int(row[5])}
+
+
+async def user_orders(conn: AsyncConnection[Any], user_id: int, limit: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT o.id, o.status, o.total_cents, o.created_at,"
+        " (SELECT count(*) FROM order_items i WHERE i.order_id = o.id)"
+        " FROM orders o WHERE o.user_id = %s ORDER BY o.created_at DESC, o.id DESC LIMIT %s",
+        (user_id, limit),
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        exists = await (
+            await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
+        ).fetchone()
+        if exists is None:
+            raise not_found("user", user_id)
+    return {
+        "user_id": user_id,
+        "orders": [
+            {
+                "order_id": r[0],
+                "status": r[1],
+                "total": money(r[2]),
+                "created_at": iso(r[3]),
+                "items": r[4],
+            }
+            for r in rows
+        ],
+    }
+
+
+async def top_customers(conn: AsyncConnection[Any], limit: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        """
+        SELECT u.id, u.name,
+               count(DISTINCT o.id) AS order_count,
+               sum(oi.quantity * oi.unit_price_cents)::bigint AS lifetime_cents,
+               max(o.created_at) AS last_order_at,
+               array_agg(DISTINCT p.category) AS categories
+        FROM users u
+        JOIN orders o ON o.user_id = u.id
+        JOIN order_items oi ON oi.order_id = o.id
+        JOIN products p ON p.id = oi.product_id
+        WHERE o.status = ANY(%s)
+        GROUP BY u.id, u.name
+        ORDER BY lifetime_cents DESC, u.id
+        LIMIT %s
+        """,
+        (list(REVENUE_STATUSES), limit),
+    )
+    return {"customers": [customer_json(row) for row in await cur.fetchall()]}
+
+
+async def daily_revenue(conn: AsyncConnection[Any], start: date, end: date) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, sum(total_cents)::bigint, count(*)"
+        " FROM orders"
+        " WHERE created_at >= %s::date AT TIME ZONE 'UTC'"
+        "   AND created_at < (%s::date + 1) AT TIME ZONE 'UTC'"
+        "   AND status = ANY(%s)"
+        " GROUP BY 1",
+        (start, end, list(REVENUE_STATUSES)),
+    )
+    return revenue_days(await cur.fetchall(), start, end)
+
+
+async def today(conn: AsyncConnection[Any]) -> date:
+    row = await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]

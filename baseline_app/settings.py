@@ -1,0 +1,28 @@
+"""baseline_app's settings, read once from the environment (DSNs stay out of argv)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DSN_ENV = "CQRS_BENCH_DB_DSN"
+
+
+@dataclass(frozen=True)
+class Settings:
+    dsn: str
+    pool_min: int = 4
+    pool_max: int = 20
+    pool_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        dsn = os.environ.get(DSN_ENV)
+        if not dsn:
+            raise SystemExit(f"baseline_app: set {DSN_ENV} to the shop database's DSN")
+        return cls(
+            dsn=dsn,
+            pool_min=int(os.environ.get("CQRS_BENCH_POOL_MIN", cls.pool_min)),
+            pool_max=int(os.environ.get("CQRS_BENCH_POOL_MAX", cls.pool_max)),
+            pool_timeout_s=float(os.environ.get("CQRS_BENCH_POOL_TIMEOUT", cls.pool_timeout_s)),
+        )

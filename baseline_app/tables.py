@@ -1,0 +1,13 @@
+"""baseline_app's tables: the shared normalized schema, nothing else."""
+
+from harness.schema import (
+    idempotency_keys,
+    metadata,
+    order_items,
+    orders,
+    payments,
+    products,
+    users,
+)
+
+__all__ = ["idempotency_keys", "metadata", "order_items", "orders", "payments", "products", "users"]

@@ -1,0 +1,1 @@
+"""What both shop apps share: request models, errors, the checkout transaction, serving."""

@@ -1,0 +1,94 @@
+"""HTTP errors of the shop API, and the one place database errors are mapped.
+
+Every error leaves as ``{"error": {"code", "message"}}`` with a meaningful
+status; bad input is always a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("shopapi")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    return ApiError(404, f"{what}_not_found", f"{what.replace('_', ' ')} {ident} does not exist")
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def database_error(exc: BaseException) -> ApiError:
+    """Map a database failure to what the client should be told."""
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return ApiError(503, "database_busy", "no database connection became free in time")
+    if isinstance(exc, psycopg.errors.CheckViolation):
+        return ApiError(409, "constraint_violated", "the change would break a rule of the shop")
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return ApiError(409, "conflict", "a conflicting record exists")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return ApiError(404, "reference_not_found", "a referenced record does not exist")
+    if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
+        return ApiError(422, "value_out_of_range", "a number is out of range")
+    if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+        return ApiError(503, "retry", "the transaction conflicted with another; retry")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return ApiError(503, "query_canceled", "the query ran out of time")
+    if isinstance(exc, psycopg.OperationalError):
+        return ApiError(503, "database_unavailable", "the database is unavailable")
+    return ApiError(500, "internal_error", "unexpected database error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"where": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+            for error in exc.errors()
+        ]
+        first = details[0] if details else {"where": "body", "problem": "invalid"}
+        return error_response(
+            422,
+            "invalid_request",
+            f"{first['where']}: {first['problem']}",
+            details=details,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(psycopg.Error)
+    async def _db(request: Request, exc: psycopg.Error) -> JSONResponse:
+        mapped = database_error(exc)
+        if mapped.status >= 500:
+            log.warning("database error on %s: %s", request.url.path, exc)
+        return error_response(mapped.status, mapped.code, mapped.message)
+
+    @app.exception_handler(psycopg_pool.PoolTimeout)
+    async def _pool(request: Request, exc: psycopg_pool.PoolTimeout) -> JSONResponse:
+        mapped = database_error(exc)
+        return error_response(mapped.status, mapped.code, mapped.message)
