@@ -325,6 +325,44 @@ def calibrate_seed_command(
         render_calibration(report)
 
 
+@calibrate_app.command("checkout")
+def calibrate_checkout_command(
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, max=500, help="Checkouts per second.")
+    ] = 20,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=2, max=600, help="How long each run.")
+    ] = 20,
+    profile: ProfileOpt = "smoke",
+    pg_bin_dir: PgBinDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Checkout latency through the app against pgbench running the same SQL.
+
+    Example: cqrs-bench calibrate checkout --rate 20 --seconds 20
+    """
+    from harness.calibrate_checkout import (
+        CalibrateCheckoutConfig,
+        calibrate_checkout,
+        render_checkout_calibration,
+    )
+    from harness.seed.spec import spec_for
+
+    report = calibrate_checkout(
+        CalibrateCheckoutConfig(
+            home=state.home,
+            spec=spec_for(profile),
+            rate=rate,
+            seconds=seconds,
+            pg_bin_dir=pg_bin_dir,
+        )
+    )
+    if json_output:
+        emit_json(report)
+    else:
+        render_checkout_calibration(report)
+
+
 SystemOpt = Annotated[
     SystemKind,
     typer.Option("--system", help="Which system: baseline or cqrs.", case_sensitive=False),

@@ -12,20 +12,26 @@ from pathlib import Path
 
 import pytest
 
+from harness.housekeeping import clean_up_after_dead_runs
 from harness.paths import clusters_dir
 from harness.pgsettings import BENCHMARK_SETTINGS
 from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalProvider, reap_orphans
 
 
-@pytest.fixture
-def bench_home() -> Iterator[Path]:
+def _reachable_home(prefix: str) -> Iterator[Path]:
     """A work directory PostgreSQL's unprivileged account can reach (not /root, not 0700)."""
-    home = Path(tempfile.mkdtemp(prefix="cqrs-bench-test-", dir="/tmp"))
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     home.chmod(0o755)
     yield home
+    clean_up_after_dead_runs(home)
     reap_orphans(home)
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def bench_home() -> Iterator[Path]:
+    yield from _reachable_home("cqrs-bench-test-")
 
 
 @pytest.fixture
@@ -64,3 +70,9 @@ def run_cli(home: Path, *args: str, timeout: float = 300, check: bool = False) -
 def cluster_dirs(home: Path) -> list[Path]:
     root = clusters_dir(home)
     return sorted(root.iterdir()) if root.exists() else []
+
+
+@pytest.fixture(scope="session")
+def session_home() -> Iterator[Path]:
+    """One work directory for the session's stacks, so the tiny dataset is built once."""
+    yield from _reachable_home("cqrs-bench-session-")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from harness.pgsettings import BENCHMARK_SETTINGS
 from harness.providers.base import Endpoint
+from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalCluster, LocalProvider
 from harness.seed.loader import load_generated, refuse_existing_tables
 from tests.shopdata import TINY, scalar, table_checksums
@@ -17,18 +20,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Endpoint]]:
+def seeded(session_home: Path) -> Iterator[dict[str, Endpoint]]:
     """One cluster with three databases: TINY twice and TINY with another seed."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from harness.pgsettings import BENCHMARK_SETTINGS
-    from harness.providers.binaries import find_binaries
-
-    home = Path(tempfile.mkdtemp(prefix="cqrs-bench-test-", dir="/tmp"))
-    home.chmod(0o755)
-    cluster: LocalCluster = LocalProvider(home, find_binaries(), BENCHMARK_SETTINGS).cluster("seed")
+    cluster: LocalCluster = LocalProvider(
+        session_home, find_binaries(), BENCHMARK_SETTINGS
+    ).cluster("seed")
     with cluster:
         with psycopg.connect(cluster.endpoint.dsn, autocommit=True) as conn:
             for name in ("first", "again", "other"):
@@ -40,7 +36,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Endpo
         load_generated(endpoints["again"], TINY)
         load_generated(endpoints["other"], replace(TINY, seed=TINY.seed + 1))
         yield endpoints
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_same_seed_same_rows_other_seed_other_rows(seeded: dict[str, Endpoint]) -> None:

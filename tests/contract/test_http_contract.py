@@ -1,0 +1,414 @@
+"""The shop's HTTP contract (DESIGN.md), run against every system on real servers.
+
+Every error case also checks, in the database, that nothing was written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.polling import wait_until
+from tests.contract.conftest import Shop
+
+pytestmark = pytest.mark.slow
+
+PATHS = [
+    "/checkout",
+    "/orders/{order_id}",
+    "/users/{user_id}/orders",
+    "/products",
+    "/products/{product_id}",
+    "/dashboard/customers",
+    "/dashboard/revenue",
+    "/health",
+    "/metrics",
+]
+
+
+def eventually(check: Callable[[], Any], what: str) -> Any:
+    """Reads may lag writes on a CQRS system: ask until the answer is there."""
+    return wait_until(check, timeout=15, what=what, interval=0.05)
+
+
+def stocked_product(shop: Shop, stock: int = 1_000) -> int:
+    pid = shop.one("SELECT id FROM products ORDER BY random() LIMIT 1")
+    shop.sql("UPDATE products SET stock = %s WHERE id = %s", (stock, pid))
+    return int(pid)  # type: ignore[call-overload]
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert {"code", "message"} <= set(body["error"])
+    if code is not None:
+        assert body["error"]["code"] == code
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def test_health_and_openapi_document_every_endpoint(shop: Shop) -> None:
+    assert shop.client.get("/health").json()["status"] == "ok"
+    spec = shop.client.get("/openapi.json").json()
+    assert set(PATHS) <= set(spec["paths"])
+
+
+def test_checkout_writes_one_order_with_database_prices(shop: Shop) -> None:
+    a, b = sorted({stocked_product(shop), stocked_product(shop)})
+    if a == b:
+        b = a + 1 if a < 60 else a - 1
+        shop.sql("UPDATE products SET stock = 1000 WHERE id = %s", (b,))
+    prices = dict(shop.sql("SELECT id, price_cents FROM products WHERE id IN (%s, %s)", (a, b)))
+    stock_before = dict(shop.sql("SELECT id, stock FROM products WHERE id IN (%s, %s)", (a, b)))
+    response = shop.client.post(
+        "/checkout",
+        json={
+            "user_id": 7,
+            "items": [{"product_id": b, "quantity": 2}, {"product_id": a, "quantity": 1}],
+            "payment": {"method": "paypal", "token": "tok_paypal"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "paid"
+    order_id = body["order_id"]
+    expected_total = prices[a] + 2 * prices[b]
+    assert body["total_cents"] == expected_total
+    assert shop.sql(
+        "SELECT user_id, total_cents, status FROM orders WHERE id = %s", (order_id,)
+    ) == [(7, expected_total, "paid")]
+    assert shop.sql(
+        "SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = %s ORDER BY 1",
+        (order_id,),
+    ) == [(a, 1, prices[a]), (b, 2, prices[b])]
+    assert shop.sql(
+        "SELECT amount_cents, method, status FROM payments WHERE order_id = %s", (order_id,)
+    ) == [(expected_total, "paypal", "captured")]
+    stock_after = dict(shop.sql("SELECT id, stock FROM products WHERE id IN (%s, %s)", (a, b)))
+    assert stock_after == {a: stock_before[a] - 1, b: stock_before[b] - 2}
+    confirmation = shop.client.get(f"/orders/{order_id}")
+    assert confirmation.status_code == 200  # read from the write side: visible at once
+    assert confirmation.json()["total_cents"] == expected_total
+    assert [i["product_id"] for i in confirmation.json()["items"]] == [a, b]
+
+
+def test_payment_defaults_to_a_test_card(shop: Shop) -> None:
+    pid = stocked_product(shop)
+    body = shop.client.post(
+        "/checkout", json={"user_id": 8, "items": [{"product_id": pid, "quantity": 1}]}
+    ).json()
+    assert shop.sql("SELECT method FROM payments WHERE order_id = %s", (body["order_id"],)) == [
+        ("card",)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"user_id": 999_999, "items": [{"product_id": 1, "quantity": 1}]}, 404, "user_not_found"),
+        (
+            {"user_id": 1, "items": [{"product_id": 999_999, "quantity": 1}]},
+            404,
+            "product_not_found",
+        ),
+        (
+            {
+                "user_id": 1,
+                "items": [{"product_id": 1, "quantity": 1}],
+                "payment": {"method": "card", "token": "tok_declined"},
+            },
+            402,
+            "payment_declined",
+        ),
+    ],
+)
+def test_refused_checkouts_write_nothing(
+    shop: Shop, payload: dict[str, Any], status: int, code: str
+) -> None:
+    before = shop.footprint()
+    assert_error(shop.client.post("/checkout", json=payload), status, code)
+    assert shop.footprint() == before
+
+
+def test_insufficient_stock_is_409_and_writes_nothing(shop: Shop) -> None:
+    plenty = stocked_product(shop, 100)
+    scarce = stocked_product(shop, 2)
+    if scarce == plenty:
+        pytest.skip("drew the same product twice")
+    before = shop.footprint()
+    response = shop.client.post(
+        "/checkout",
+        json={
+            "user_id": 1,
+            "items": [{"product_id": plenty, "quantity": 1}, {"product_id": scarce, "quantity": 3}],
+        },
+    )
+    error = assert_error(response, 409, "insufficient_stock")
+    assert error["product_id"] == scarce
+    assert shop.footprint() == before
+
+
+INVALID_BODIES: list[tuple[str, object]] = [
+    ("missing user", {"items": [{"product_id": 1, "quantity": 1}]}),
+    ("missing items", {"user_id": 1}),
+    ("empty items", {"user_id": 1, "items": []}),
+    ("zero quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 0}]}),
+    ("negative quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": -2}]}),
+    ("absurd quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 1_000_000}]}),
+    (
+        "duplicate items",
+        {
+            "user_id": 1,
+            "items": [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
+        },
+    ),
+    ("string id", {"user_id": "1", "items": [{"product_id": 1, "quantity": 1}]}),
+    ("bool id", {"user_id": True, "items": [{"product_id": 1, "quantity": 1}]}),
+    ("float quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 1.5}]}),
+    ("huge id", {"user_id": 2**70, "items": [{"product_id": 1, "quantity": 1}]}),
+    ("zero id", {"user_id": 0, "items": [{"product_id": 1, "quantity": 1}]}),
+    (
+        "client-side price",
+        {"user_id": 1, "items": [{"product_id": 1, "quantity": 1, "unit_price_cents": 1}]},
+    ),
+    (
+        "unknown payment method",
+        {"user_id": 1, "items": [{"product_id": 1, "quantity": 1}], "payment": {"method": "cash"}},
+    ),
+    ("items not a list", {"user_id": 1, "items": {"product_id": 1}}),
+    ("body not an object", [1, 2, 3]),
+    (
+        "too many items",
+        {"user_id": 1, "items": [{"product_id": i, "quantity": 1} for i in range(1, 60)]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "payload"), INVALID_BODIES, ids=[c for c, _ in INVALID_BODIES])
+def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload: object) -> None:
+    before = shop.footprint()
+    assert_error(shop.client.post("/checkout", json=payload), 422)
+    assert shop.footprint() == before
+
+
+@pytest.mark.parametrize(
+    ("case", "content"),
+    [
+        ("not json", b"{user_id: 1"),
+        ("empty", b""),
+        ("oversized", json.dumps({"user_id": 1, "pad": "x" * 70_000}).encode()),
+    ],
+)
+def test_malformed_and_oversized_bodies_are_422(shop: Shop, case: str, content: bytes) -> None:
+    before = shop.footprint()
+    response = shop.client.post(
+        "/checkout", content=content, headers={"content-type": "application/json"}
+    )
+    assert_error(response, 422)
+    assert shop.footprint() == before
+
+
+def test_idempotency_key_replays_the_first_result(shop: Shop) -> None:
+    pid = stocked_product(shop)
+    payload = {"user_id": 3, "items": [{"product_id": pid, "quantity": 1}]}
+    first = shop.client.post("/checkout", json=payload, headers={"Idempotency-Key": "retry-me-1"})
+    assert first.status_code == 200
+    before = shop.footprint()
+    second = shop.client.post("/checkout", json=payload, headers={"Idempotency-Key": "retry-me-1"})
+    assert second.status_code == 200
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert shop.footprint() == before
+    reused = shop.client.post(
+        "/checkout",
+        json={**payload, "user_id": 4},
+        headers={"Idempotency-Key": "retry-me-1"},
+    )
+    assert_error(reused, 409, "idempotency_key_reused")
+    assert shop.footprint() == before
+
+
+def test_order_lookups(shop: Shop) -> None:
+    assert_error(shop.client.get("/orders/999999999"), 404, "order_not_found")
+    assert_error(shop.client.get("/orders/abc"), 422)
+    assert_error(shop.client.get("/orders/0"), 422)
+    seeded = shop.client.get("/orders/1").json()
+    assert seeded["order_id"] == 1
+    assert seeded["total_cents"] == sum(
+        i["quantity"] * round(i["unit_price"] * 100) for i in seeded["items"]
+    )
+
+
+def test_catalog_pages_filters_and_sorts(shop: Shop) -> None:
+    first = shop.client.get("/products").json()
+    assert first["page"] == 1
+    assert len(first["products"]) == 20
+    assert {"id", "name", "category", "price"} <= set(first["products"][0])
+    second = shop.client.get("/products", params={"page": 2}).json()["products"]
+    assert {p["id"] for p in first["products"]}.isdisjoint(p["id"] for p in second)
+    category = first["products"][0]["category"]
+    in_category = shop.client.get("/products", params={"category": category}).json()["products"]
+    assert in_category
+    assert all(p["category"] == category for p in in_category)
+    prices = [
+        p["price"]
+        for p in shop.client.get("/products", params={"sort": "price_asc"}).json()["products"]
+    ]
+    assert prices == sorted(prices)
+    prices = [
+        p["price"]
+        for p in shop.client.get("/products", params={"sort": "price_desc"}).json()["products"]
+    ]
+    assert prices == sorted(prices, reverse=True)
+    assert shop.client.get("/products", params={"page": 999}).json()["products"] == []
+    for bad in ({"sort": "drop table"}, {"page": 0}, {"page": "x"}, {"search": ""}):
+        assert_error(shop.client.get("/products", params=bad), 422)
+
+
+def test_search_treats_like_wildcards_as_text(shop: Shop) -> None:
+    marker = eventually(
+        lambda: shop.client.get("/products", params={"search": "LIKE_test"}).json()["products"],
+        "the wildcard products in the catalog",
+    )
+    assert [p["name"] for p in marker] == ["100% Cotton LIKE_test"]
+    hits = {
+        text: [
+            p["name"]
+            for p in shop.client.get("/products", params={"search": text}).json()["products"]
+        ]
+        for text in ("100%", "0% C", "E_t", "%", "_", "\\")
+    }
+    assert hits["100%"] == ["100% Cotton LIKE_test"]
+    assert hits["0% C"] == ["100% Cotton LIKE_test"]
+    assert hits["E_t"] == ["100% Cotton LIKE_test"]
+    assert hits["%"] == ["100% Cotton LIKE_test"]
+    assert hits["_"] == ["100% Cotton LIKE_test", "Back\\slash_item"] or hits["_"] == [
+        "Back\\slash_item",
+        "100% Cotton LIKE_test",
+    ]
+    assert hits["\\"] == ["Back\\slash_item"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _wildcard_products(shop: Shop) -> None:
+    """Two products whose names hold LIKE's special characters."""
+    shop.sql(
+        "INSERT INTO products (name, category, price_cents, stock) VALUES"
+        " ('100% Cotton LIKE_test', 'Clothing', 1999, 50), ('Back\\slash_item', 'Office', 999, 5)"
+    )
+
+
+def test_product_page_counts_what_was_bought_today(shop: Shop) -> None:
+    pid = stocked_product(shop)
+    before = shop.client.get(f"/products/{pid}").json()["bought_today"]
+    shop.client.post(
+        "/checkout", json={"user_id": 9, "items": [{"product_id": pid, "quantity": 3}]}
+    ).raise_for_status()
+    eventually(
+        lambda: shop.client.get(f"/products/{pid}").json()["bought_today"] == before + 3,
+        "bought_today to count the new checkout",
+    )
+    assert_error(shop.client.get("/products/99999999"), 404, "product_not_found")
+
+
+def test_my_orders_lists_newest_first(shop: Shop) -> None:
+    pid = stocked_product(shop)
+    placed = shop.client.post(
+        "/checkout", json={"user_id": 11, "items": [{"product_id": pid, "quantity": 1}]}
+    ).json()
+    orders = eventually(
+        lambda: (lambda o: o if o and o[0]["order_id"] == placed["order_id"] else None)(
+            shop.client.get("/users/11/orders").json()["orders"]
+        ),
+        "the new order in My orders",
+    )
+    stamps = [o["created_at"] for o in orders]
+    assert stamps == sorted(stamps, reverse=True)
+    assert len(shop.client.get("/users/11/orders", params={"limit": 1}).json()["orders"]) == 1
+    assert_error(shop.client.get("/users/99999999/orders"), 404, "user_not_found")
+    assert_error(shop.client.get("/users/11/orders", params={"limit": 0}), 422)
+
+
+EXPECTED_CUSTOMERS = """
+    SELECT u.id, count(*) AS n, sum(o.total_cents) AS ltv, max(o.created_at)
+    FROM users u JOIN orders o ON o.user_id = u.id
+    WHERE o.status IN ('paid', 'shipped', 'delivered')
+    GROUP BY u.id ORDER BY ltv DESC, u.id LIMIT %s
+"""
+
+
+def test_ceo_dashboard_matches_the_orders(shop: Shop) -> None:
+    def matches() -> list[dict[str, Any]] | None:
+        expected = shop.sql(EXPECTED_CUSTOMERS, (5,))
+        got = shop.client.get("/dashboard/customers", params={"limit": 5}).json()["customers"]
+        actual = [(c["user_id"], c["order_count"], c["lifetime_value_cents"]) for c in got]
+        return got if actual == [(r[0], r[1], r[2]) for r in expected] else None
+
+    customers = eventually(matches, "the dashboard to agree with the orders")
+    assert [c["lifetime_value"] for c in customers] == sorted(
+        (c["lifetime_value"] for c in customers), reverse=True
+    )
+    top = customers[0]
+    assert {
+        "user_id",
+        "name",
+        "order_count",
+        "lifetime_value",
+        "avg_order_value",
+        "last_order_at",
+        "categories",
+    } <= set(top)
+    assert top["avg_order_value"] == pytest.approx(
+        top["lifetime_value"] / top["order_count"], abs=0.01
+    )
+    categories = shop.sql(
+        "SELECT DISTINCT p.category FROM orders o JOIN order_items i ON i.order_id = o.id"
+        " JOIN products p ON p.id = i.product_id WHERE o.user_id = %s"
+        " AND o.status IN ('paid', 'shipped', 'delivered') ORDER BY 1",
+        (top["user_id"],),
+    )
+    assert top["categories"] == [c[0] for c in categories]
+    for bad in ({"limit": 0}, {"limit": 100_000}, {"limit": "ten"}):
+        assert_error(shop.client.get("/dashboard/customers", params=bad), 422)
+
+
+def test_revenue_report_covers_every_day(shop: Shop) -> None:
+    params = {"from": "2026-11-20", "to": "2026-11-27"}
+    expected = shop.sql(
+        "SELECT (created_at AT TIME ZONE 'UTC')::date::text, sum(total_cents), count(*) FROM orders"
+        " WHERE status IN ('paid', 'shipped', 'delivered')"
+        " AND created_at >= '2026-11-20T00:00:00Z' AND created_at < '2026-11-28T00:00:00Z' GROUP BY 1"
+    )
+    days = shop.client.get("/dashboard/revenue", params=params).json()["days"]
+    assert [d["date"] for d in days] == [f"2026-11-{d}" for d in range(20, 28)]
+    by_day = {d["date"]: (d["revenue_cents"], d["orders"]) for d in days}
+    for day, cents, count in expected:
+        assert by_day[day] == (cents, count)
+    assert all(d["revenue"] == round(d["revenue_cents"] / 100, 2) for d in days)
+    assert_error(
+        shop.client.get("/dashboard/revenue", params={"from": "2026-11-27", "to": "2026-11-01"}),
+        422,
+    )
+    assert_error(shop.client.get("/dashboard/revenue", params={"from": "yesterday"}), 422)
+    assert_error(
+        shop.client.get("/dashboard/revenue", params={"from": "2020-01-01", "to": "2026-01-01"}),
+        422,
+    )
+
+
+def test_metrics_expose_the_pool_and_counts(shop: Shop) -> None:
+    shop.client.get("/products")
+    metrics = shop.client.get("/metrics").json()
+    assert metrics["system"] == shop.system.value
+    pools = [v for k, v in metrics.items() if k.startswith("pool")]
+    assert pools
+    assert {"size", "in_use", "waiting"} <= set(pools[0])
+    assert metrics["requests"]["GET /products"] >= 1
+
+
+def test_unknown_routes_and_methods_use_the_error_shape(shop: Shop) -> None:
+    assert_error(shop.client.get("/nope"), 404)
+    assert_error(shop.client.delete("/checkout"), 405)
