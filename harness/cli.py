@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 
 from harness import __version__
 from harness.console import emit_json, human
-from harness.errors import BadInput, ExitCode, HarnessError
+from harness.errors import BadInput, CheckFailed, ExitCode, HarnessError
 from harness.housekeeping import clean_up_after_dead_runs
 from harness.paths import default_home
 from harness.pgsettings import parse_settings
@@ -449,6 +449,70 @@ def down_command(
 
     stopped = down(state.home, system)
     human.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was up")
+
+
+WriteDsnOpt = Annotated[
+    str | None,
+    typer.Option("--write-dsn", help="The CQRS write database [default: the stack that is up]."),
+]
+ReadDsnOpt = Annotated[
+    str | None,
+    typer.Option("--read-dsn", help="The CQRS read database [default: the stack that is up]."),
+]
+
+
+@app.command("verify")
+def verify_command(
+    write_dsn: WriteDsnOpt = None,
+    read_dsn: ReadDsnOpt = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0, help="Seconds to wait for the projector to catch up."),
+    ] = 60,
+    json_output: JsonOpt = False,
+) -> None:
+    """Recompute the CQRS read models from the write database and list every difference.
+
+    Exits 1 when there is any. Example: cqrs-bench verify --json
+    """
+    from harness.verify_command import ReadModelTarget, verify_read_models
+
+    report = verify_read_models(ReadModelTarget(state.home, write_dsn, read_dsn, timeout))
+    if json_output:
+        emit_json(report)
+    else:
+        for model, counts in report["models"].items():
+            human.print(
+                f"{model}: {counts['expected']:,} expected, {counts['actual']:,} present, "
+                f"{counts['differences']:,} different"
+            )
+        for difference in report["differences"][:20]:
+            human.print(f"  {difference}", markup=False)
+        human.print(
+            "read models match" if report["ok"] else f"{report['difference_count']} differences"
+        )
+    if not report["ok"]:
+        raise CheckFailed(
+            f"{report['difference_count']} difference(s) between read and write models"
+        )
+
+
+@app.command("rebuild")
+def rebuild_command(
+    write_dsn: WriteDsnOpt = None, read_dsn: ReadDsnOpt = None, json_output: JsonOpt = False
+) -> None:
+    """Rebuild every CQRS read model from the write database (the repair path).
+
+    Example: cqrs-bench rebuild
+    """
+    from harness.verify_command import ReadModelTarget, rebuild_read_models
+
+    report = rebuild_read_models(ReadModelTarget(state.home, write_dsn, read_dsn))
+    if json_output:
+        emit_json(report)
+    else:
+        for model, rows in report["rows"].items():
+            human.print(f"{model}: {rows:,} rows")
 
 
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:

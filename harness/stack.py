@@ -51,6 +51,7 @@ class StackConfig:
     app_port: int | None = None
     pool_max: int = 20
     progress: bool = True
+    projector_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -115,6 +116,7 @@ class Stack(ManagedCluster):
         self.directory: Path | None = None
         self.clusters: dict[str, Cluster] = {}
         self.app: PythonService | None = None
+        self.services: dict[str, PythonService] = {}
         self.dataset: Dataset | None = None
         self.state: StackState | None = None
         self._started = False
@@ -155,12 +157,23 @@ class Stack(ManagedCluster):
             if seeded and not isinstance(cluster, LocalCluster):
                 self._load_if_empty(cluster)
             self._write_state(url="", pids={}, processes={})
+        services: dict[str, PythonService] = {}
+        if config.system is SystemKind.CQRS:
+            from cqrs_app.readmodels import rebuild
+
+            rebuild(self.clusters["write"].endpoint.dsn, self.clusters["read"].endpoint.dsn)
+            services["projector"] = self._exit.enter_context(self._projector_service())
         self.app = self._exit.enter_context(self._app_service())
+        services["app"] = self.app
+        self.services = services
         self._started = True  # from here on a detached stack belongs to no command
         self._write_state(
             url=self.app.url,
-            pids={"app": self.app.pid, **{n: c.pid for n, c in self.clusters.items()}},
-            processes={"app": self.app.identity} if self.app.identity else {},
+            pids={
+                **{name: service.pid for name, service in services.items()},
+                **{n: c.pid for n, c in self.clusters.items()},
+            },
+            processes={n: s.identity for n, s in services.items() if s.identity is not None},
         )
         return self
 
@@ -176,24 +189,41 @@ class Stack(ManagedCluster):
         assert self.state is not None
         return self.state.public()
 
-    def _app_service(self) -> PythonService:
-        assert self.directory is not None
-        env = {
+    def _service_env(self) -> dict[str, str]:
+        return {
             "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
             **{
                 f"CQRS_BENCH_{name.upper()}_DSN": cluster.endpoint.dsn
                 for name, cluster in self.clusters.items()
             },
         }
+
+    def _app_service(self) -> PythonService:
+        assert self.directory is not None
         return PythonService(
             name=f"{self.config.system.value}_app",
             module=f"{self.config.system.value}_app",
             log_file=self.directory / "logs" / "app.log",
-            env=env,
+            env=self._service_env(),
             port=self.config.app_port,
             health_path="/health",
             detached=self.detached,
         )
+
+    def projector_service(self, *args: str) -> PythonService:
+        """A projector process for this stack (tests start extra ones, or naive ones)."""
+        assert self.directory is not None
+        return PythonService(
+            name="projector",
+            module="cqrs_app.projector",
+            log_file=self.directory / "logs" / "projector.log",
+            env=self._service_env(),
+            args=args,
+            detached=self.detached,
+        )
+
+    def _projector_service(self) -> PythonService:
+        return self.projector_service(*self.config.projector_args)
 
     def _load_if_empty(self, cluster: Cluster) -> None:
         assert self.dataset is not None

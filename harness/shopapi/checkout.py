@@ -38,6 +38,7 @@ class PlacedLine:
 class PlacedOrder:
     order_id: int
     user_id: int
+    user_name: str
     status: str
     total_cents: int
     created_at: datetime
@@ -78,8 +79,9 @@ async def checkout(
                     )
                 return dict(earlier[1]), True
 
-        cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (request.user_id,))
-        if await cur.fetchone() is None:
+        cur = await conn.execute("SELECT name FROM users WHERE id = %s", (request.user_id,))
+        user = await cur.fetchone()
+        if user is None:
             raise not_found("user", request.user_id)
 
         wanted = {item.product_id: item.quantity for item in request.items}
@@ -137,6 +139,7 @@ async def checkout(
         placed = PlacedOrder(
             order_id=order_id,
             user_id=request.user_id,
+            user_name=user[0],
             status=ORDER_STATUS,
             total_cents=total,
             created_at=created_at,

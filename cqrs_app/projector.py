@@ -1,0 +1,324 @@
+"""The projector: outbox (write database) -> read models (read database).
+
+It reads the outbox in commit order without ever skipping a late committer:
+a row is read only once its transaction id is below the write database's
+snapshot xmin (every transaction that could still commit beneath it has
+finished), ordered and checkpointed by (xid, id). A cursor on ``id`` alone
+(``--cursor naive``, kept only to show the failure) skips a transaction that
+took its id first and committed last.
+
+Each batch is aggregated in memory and applied to the read database in one
+transaction together with a compare-and-set of the checkpoint, so a crash at
+any point applies every event exactly once. One projector leads (a session
+advisory lock on the read database); others wait. Events that cannot be
+applied go to ``dead_letters``. When the read database is down the projector
+retries; checkout never waits for it.
+
+Run: ``python -m cqrs_app.projector`` with CQRS_BENCH_WRITE_DSN and CQRS_BENCH_READ_DSN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, Literal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from cqrs_app.events import BadEvent, OrderPlaced, parse_event
+from cqrs_app.readmodels import Batch, apply_batch
+from cqrs_app.settings import READ_DSN_ENV, WRITE_DSN_ENV
+
+log = logging.getLogger("projector")
+
+LEADER_LOCK_KEY = 0x0C0B5  # any constant shared by every projector of this read database
+NOTIFY_CHANNEL = "outbox_events"
+Cursor = Literal["commit-order", "naive"]
+
+FETCH_COMMIT_ORDER = """
+SELECT id, xid::text::bigint, event_type, payload, created_at
+FROM outbox
+WHERE (xid, id) > (%(xid)s::text::xid8, %(id)s)
+  AND xid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (%(snapshot)s::text IS NULL OR NOT pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot))
+ORDER BY xid, id
+LIMIT %(limit)s
+"""
+FETCH_NAIVE = """
+SELECT id, xid::text::bigint, event_type, payload, created_at
+FROM outbox
+WHERE id > %(id)s
+  AND (%(snapshot)s::text IS NULL OR NOT pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot))
+ORDER BY id
+LIMIT %(limit)s
+"""
+PRUNE = {
+    "commit-order": "DELETE FROM outbox WHERE (xid, id) <= (%(xid)s::text::xid8, %(id)s)"
+    " OR (%(snapshot)s::text IS NOT NULL"
+    " AND pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot))",
+    "naive": "DELETE FROM outbox WHERE id <= %(id)s",
+}
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    write_dsn: str
+    read_dsn: str
+    cursor: Cursor = "commit-order"
+    batch_size: int = 2_000
+    idle_wait_max_s: float = 0.05
+    heartbeat_every_s: float = 1.0
+    prune_every_s: float = 1.0
+    retry_max_s: float = 2.0
+
+
+@dataclass
+class Checkpoint:
+    xid: int
+    id: int
+    snapshot: str | None
+
+
+@dataclass
+class Projector:
+    config: ProjectorConfig
+    stop: threading.Event = field(default_factory=threading.Event)
+    _read: psycopg.Connection[Any] | None = None
+    _write: psycopg.Connection[Any] | None = None
+    _listen: psycopg.Connection[Any] | None = None
+    _last_heartbeat: float = 0.0
+    _last_prune: float = 0.0
+
+    def run(self) -> None:
+        retry = 0.1
+        while not self.stop.is_set():
+            try:
+                self._connect()
+                if not self._become_leader():
+                    self.stop.wait(0.5)
+                    continue
+                retry = 0.1
+                self._project()
+            except psycopg.OperationalError as exc:
+                log.warning(
+                    "database unavailable (%s); retrying in %.1f s", _first_line(exc), retry
+                )
+                self._close()
+                self.stop.wait(retry)
+                retry = min(retry * 2, self.config.retry_max_s)
+        self._close()
+
+    # -- connections and leadership ---------------------------------------------------
+    def _connect(self) -> None:
+        if self._read is None or self._read.closed:
+            self._read = psycopg.connect(self.config.read_dsn, connect_timeout=3)
+        if self._write is None or self._write.closed:
+            self._write = psycopg.connect(self.config.write_dsn, connect_timeout=3, autocommit=True)
+        if self._listen is None or self._listen.closed:
+            self._listen = psycopg.connect(
+                self.config.write_dsn, connect_timeout=3, autocommit=True
+            )
+            self._listen.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def _become_leader(self) -> bool:
+        assert self._read is not None
+        row = self._read.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()
+        self._read.commit()
+        return bool(row and row[0])
+
+    def _close(self) -> None:
+        for conn in (self._read, self._write, self._listen):
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+        self._read = self._write = self._listen = None
+
+    # -- the loop ------------------------------------------------------------------------
+    def _project(self) -> None:
+        idle_wait = 0.001
+        while not self.stop.is_set():
+            applied = self._step()
+            if applied:
+                idle_wait = 0.001
+                continue
+            self._maybe_heartbeat()
+            self._wait_for_work(idle_wait)
+            idle_wait = min(idle_wait * 2, self.config.idle_wait_max_s)
+
+    def _checkpoint(self) -> Checkpoint:
+        assert self._read is not None
+        row = self._read.execute(
+            "SELECT last_xid, last_id, rebuild_snapshot FROM projector_checkpoint WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            raise RuntimeError("the read database has no checkpoint: run rebuild first")
+        return Checkpoint(int(row[0]), int(row[1]), row[2])
+
+    def _step(self) -> int:
+        """Apply one batch; returns how many outbox rows it consumed."""
+        assert self._read is not None
+        assert self._write is not None
+        checkpoint = self._checkpoint()
+        sql = FETCH_COMMIT_ORDER if self.config.cursor == "commit-order" else FETCH_NAIVE
+        rows = self._write.execute(
+            sql,
+            {
+                "xid": checkpoint.xid,
+                "id": checkpoint.id,
+                "snapshot": checkpoint.snapshot,
+                "limit": self.config.batch_size,
+            },
+        ).fetchall()
+        if not rows:
+            self._read.rollback()
+            self._maybe_prune(checkpoint)
+            return 0
+        try:
+            advanced = self._apply(rows, checkpoint)
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+            self._read.rollback()
+            log.warning("batch failed (%s); applying its events one by one", _first_line(exc))
+            advanced = self._apply_one_by_one(rows, checkpoint)
+        if advanced:
+            self._maybe_prune(Checkpoint(int(rows[-1][1]), int(rows[-1][0]), checkpoint.snapshot))
+        return len(rows) if advanced else 0
+
+    def _apply(self, rows: list[tuple[Any, ...]], checkpoint: Checkpoint) -> bool:
+        assert self._read is not None
+        batch = Batch()
+        dead: list[tuple[tuple[Any, ...], str]] = []
+        events: list[OrderPlaced] = []
+        for row in rows:
+            try:
+                events.append(parse_event(int(row[0]), str(row[2]), row[3]))
+            except BadEvent as exc:
+                dead.append((row, str(exc)))
+        for event in events:
+            batch.add(event)
+        apply_batch(self._read, batch)
+        for row, error in dead:
+            self._dead_letter(row, error)
+        return self._advance(rows, checkpoint)
+
+    def _apply_one_by_one(self, rows: list[tuple[Any, ...]], checkpoint: Checkpoint) -> bool:
+        assert self._read is not None
+        for row in rows:
+            try:
+                advanced = self._apply([row], checkpoint)
+            except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+                self._read.rollback()
+                self._dead_letter(row, f"{type(exc).__name__}: {_first_line(exc)}")
+                advanced = self._advance([row], checkpoint)
+            if not advanced:
+                return False
+            checkpoint = Checkpoint(int(row[1]), int(row[0]), checkpoint.snapshot)
+        return True
+
+    def _dead_letter(self, row: tuple[Any, ...], error: str) -> None:
+        assert self._read is not None
+        log.error("outbox event %s goes to dead_letters: %s", row[0], error)
+        self._read.execute(
+            "INSERT INTO dead_letters (outbox_id, xid, event_type, payload, error)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (row[0], row[1], row[2], Jsonb(row[3]), error),
+        )
+
+    def _advance(self, rows: list[tuple[Any, ...]], checkpoint: Checkpoint) -> bool:
+        """Compare-and-set the checkpoint and commit, or roll everything back."""
+        assert self._read is not None
+        last = rows[-1]
+        now = datetime.now(UTC)
+        lag_ms = max(int((now - row[4]).total_seconds() * 1000) for row in rows)
+        cur = self._read.execute(
+            """
+            UPDATE projector_checkpoint
+            SET last_xid = %(new_xid)s, last_id = %(new_id)s,
+                events_applied = events_applied + %(count)s, batches_applied = batches_applied + 1,
+                last_applied_at = now(), last_lag_ms = %(lag)s, heartbeat_at = now(),
+                leader_pid = %(pid)s
+            WHERE id = 1 AND last_xid = %(old_xid)s AND last_id = %(old_id)s
+            """,
+            {
+                "new_xid": int(last[1]),
+                "new_id": int(last[0]),
+                "count": len(rows),
+                "lag": lag_ms,
+                "pid": os.getpid(),
+                "old_xid": checkpoint.xid,
+                "old_id": checkpoint.id,
+            },
+        )
+        if cur.rowcount != 1:
+            self._read.rollback()  # another writer moved the checkpoint; start over from it
+            log.warning("checkpoint moved under us; batch discarded")
+            return False
+        self._read.commit()
+        self._last_heartbeat = time.monotonic()
+        return True
+
+    def _maybe_heartbeat(self) -> None:
+        if time.monotonic() - self._last_heartbeat < self.config.heartbeat_every_s:
+            return
+        assert self._read is not None
+        self._read.execute(
+            "UPDATE projector_checkpoint SET heartbeat_at = now(), leader_pid = %s WHERE id = 1",
+            (os.getpid(),),
+        )
+        self._read.commit()
+        self._last_heartbeat = time.monotonic()
+
+    def _maybe_prune(self, checkpoint: Checkpoint) -> None:
+        if time.monotonic() - self._last_prune < self.config.prune_every_s:
+            return
+        assert self._write is not None
+        self._write.execute(
+            PRUNE[self.config.cursor],
+            {"xid": checkpoint.xid, "id": checkpoint.id, "snapshot": checkpoint.snapshot},
+        )
+        self._last_prune = time.monotonic()
+
+    def _wait_for_work(self, timeout: float) -> None:
+        assert self._listen is not None
+        for _ in self._listen.notifies(timeout=timeout, stop_after=1):
+            break
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="cqrs-bench projector: outbox -> read models")
+    parser.add_argument("--cursor", choices=["commit-order", "naive"], default="commit-order")
+    parser.add_argument("--batch-size", type=int, default=2_000)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s projector %(levelname)s %(message)s"
+    )
+    write_dsn, read_dsn = os.environ.get(WRITE_DSN_ENV), os.environ.get(READ_DSN_ENV)
+    if not write_dsn or not read_dsn:
+        raise SystemExit(f"projector: set {WRITE_DSN_ENV} and {READ_DSN_ENV}")
+    projector = Projector(
+        ProjectorConfig(write_dsn, read_dsn, cursor=args.cursor, batch_size=args.batch_size)
+    )
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        projector.stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    projector.run()
+
+
+if __name__ == "__main__":
+    main()

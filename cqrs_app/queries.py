@@ -1,0 +1,134 @@
+"""cqrs_app's query side: fetch and format from the read models, nothing more."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from harness.shopapi.errors import not_found
+from harness.shopapi.models import PAGE_SIZE
+from harness.shopapi.views import (
+    SORTS,
+    customer_json,
+    escape_like,
+    iso,
+    money,
+    product_json,
+    revenue_days,
+)
+
+
+async def list_products(
+    conn: AsyncConnection[Any], category: str | None, search: str | None, page: int, sort: str
+) -> dict[str, Any]:
+    pattern = None if search is None else f"%{escape_like(search)}%"
+    cur = await conn.execute(
+        "SELECT id, name, category, price_cents, stock FROM product_catalog"
+        " WHERE (%(category)s::text IS NULL OR category = %(category)s)"
+        "   AND (%(pattern)s::text IS NULL OR name ILIKE %(pattern)s ESCAPE '\\')"
+        f" ORDER BY {SORTS[sort]} LIMIT %(limit)s OFFSET %(offset)s",
+        {
+            "category": category,
+            "pattern": pattern,
+            "limit": PAGE_SIZE,
+            "offset": (page - 1) * PAGE_SIZE,
+        },
+    )
+    return {"products": [product_json(row) for row in await cur.fetchall()], "page": page}
+
+
+async def product_page(conn: AsyncConnection[Any], product_id: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT p.id, p.name, p.category, p.price_cents, p.stock, coalesce(s.quantity, 0)"
+        " FROM product_catalog p LEFT JOIN product_sales_today s"
+        "   ON s.product_id = p.id AND s.day = (now() AT TIME ZONE 'UTC')::date"
+        " WHERE p.id = %s",
+        (product_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("product", product_id)
+    return {**product_json(row), "bought_today": int(row[5])}
+
+
+async def user_orders(conn: AsyncConnection[Any], user_id: int, limit: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT order_id, status, total_cents, created_at, item_count, status_label,"
+        " loyalty_points, refund_deadline FROM order_summaries WHERE user_id = %s"
+        " ORDER BY created_at DESC, order_id DESC LIMIT %s",
+        (user_id, limit),
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        known = await conn.execute("SELECT 1 FROM customer_stats WHERE user_id = %s", (user_id,))
+        if await known.fetchone() is None:
+            raise not_found("user", user_id)
+    return {
+        "user_id": user_id,
+        "orders": [
+            {
+                "order_id": r[0],
+                "status": r[1],
+                "total": money(r[2]),
+                "created_at": iso(r[3]),
+                "items": r[4],
+                "status_label": r[5],
+                "loyalty_points": r[6],
+                "refund_deadline": r[7].isoformat(),
+            }
+            for r in rows
+        ],
+    }
+
+
+async def top_customers(conn: AsyncConnection[Any], limit: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT user_id, name, order_count, lifetime_cents, last_order_at, categories"
+        " FROM customer_stats WHERE order_count > 0"
+        " ORDER BY lifetime_cents DESC, user_id LIMIT %s",
+        (limit,),
+    )
+    return {"customers": [customer_json(row) for row in await cur.fetchall()]}
+
+
+async def daily_revenue(conn: AsyncConnection[Any], start: date, end: date) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT day, revenue_cents, orders FROM daily_revenue WHERE day BETWEEN %s AND %s",
+        (start, end),
+    )
+    return revenue_days(await cur.fetchall(), start, end)
+
+
+async def projection_status(
+    read: AsyncConnection[Any], write: AsyncConnection[Any]
+) -> dict[str, Any]:
+    cur = await read.execute(
+        "SELECT last_xid, last_id, rebuild_snapshot, events_applied, last_lag_ms,"
+        " extract(epoch FROM now() - heartbeat_at) * 1000, leader_pid,"
+        " (SELECT count(*) FROM dead_letters) FROM projector_checkpoint WHERE id = 1"
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return {"checkpoint": None}
+    last_xid, last_id, snapshot, applied, last_lag, heartbeat_age, leader, dead = row
+    cur = await write.execute(
+        "SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at)) * 1000"
+        " FROM outbox WHERE (xid, id) > (%(xid)s::text::xid8, %(id)s)"
+        "   AND (%(snapshot)s::text IS NULL"
+        "        OR NOT pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot))",
+        {"xid": last_xid, "id": last_id, "snapshot": snapshot},
+    )
+    behind = await cur.fetchone()
+    assert behind is not None
+    return {
+        "checkpoint": {"xid": last_xid, "id": last_id},
+        "events_applied": applied,
+        "events_behind": behind[0],
+        "oldest_unapplied_age_ms": round(float(behind[1] or 0), 1),
+        "last_batch_lag_ms": last_lag,
+        "heartbeat_age_ms": None if heartbeat_age is None else round(float(heartbeat_age), 1),
+        "leader_pid": leader,
+        "dead_letters": dead,
+    }

@@ -1,0 +1,65 @@
+"""`cqrs-bench verify` and `rebuild`: the CQRS read models against the write database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from harness.errors import BadInput, EnvironmentProblem
+from harness.polling import wait_until
+from harness.stack import SystemKind, running_stacks
+
+
+@dataclass(frozen=True)
+class ReadModelTarget:
+    home: Path
+    write_dsn: str | None = None
+    read_dsn: str | None = None
+    catch_up_timeout_s: float = 60.0
+
+
+def resolve_dsns(target: ReadModelTarget) -> tuple[str, str]:
+    if target.write_dsn and target.read_dsn:
+        return target.write_dsn, target.read_dsn
+    if target.write_dsn or target.read_dsn:
+        raise BadInput("pass both --write-dsn and --read-dsn, or neither")
+    stacks = [s for s in running_stacks(target.home) if s.system == SystemKind.CQRS.value]
+    if not stacks:
+        raise BadInput(
+            "no cqrs stack is running",
+            hint="start one with: cqrs-bench up --system cqrs, or pass --write-dsn and --read-dsn",
+        )
+    if len(stacks) > 1:
+        raise BadInput("more than one cqrs stack is running; pass --write-dsn and --read-dsn")
+    return stacks[0].databases["write"], stacks[0].databases["read"]
+
+
+def verify_read_models(target: ReadModelTarget) -> dict[str, Any]:
+    """Wait for the projector to catch up, then compare every read model row by row."""
+    from cqrs_app.readmodels import pending_events, verify
+
+    write_dsn, read_dsn = resolve_dsns(target)
+    try:
+        wait_until(
+            lambda: pending_events(write_dsn, read_dsn) == 0,
+            timeout=target.catch_up_timeout_s,
+            what="the projector to apply every outbox event",
+            interval=0.1,
+        )
+        return verify(write_dsn, read_dsn)
+    except psycopg.OperationalError as exc:
+        raise EnvironmentProblem(f"cannot reach the cqrs databases: {exc}") from None
+
+
+def rebuild_read_models(target: ReadModelTarget) -> dict[str, Any]:
+    from cqrs_app.readmodels import rebuild
+
+    write_dsn, read_dsn = resolve_dsns(target)
+    try:
+        result = rebuild(write_dsn, read_dsn)
+    except psycopg.OperationalError as exc:
+        raise EnvironmentProblem(f"cannot reach the cqrs databases: {exc}") from None
+    return {"rows": result.rows, "snapshot": result.snapshot}
