@@ -219,13 +219,24 @@ class LocalCluster(ManagedCluster):
 
     def stop_keep_data(self) -> Path:
         """Stop the server cleanly and hand over its data directory (dataset cache)."""
+        self.suspend()
+        return self.data_dir
+
+    def suspend(self) -> None:
+        """Stop the server but keep its data and port, as an outage would (see resume)."""
         if self._server is not None:
             stop_tree(self._server, first_signal=signal.SIGINT, grace=120)
             self._server = None
         if self._process is not None:
             self._process.wait(timeout=30)
             self._process = None
-        return self.data_dir
+
+    def resume(self) -> None:
+        """Start the server again on the same data and port after :meth:`suspend`."""
+        if self._server is not None:
+            return
+        self.port = self._bound_port
+        self._launch(unprivileged_user() if os.geteuid() == 0 else None)
 
     def record(self) -> ClusterRecord | None:
         return None if self._dir is None else ClusterRecord.read(self._dir)

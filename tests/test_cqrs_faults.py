@@ -1,0 +1,331 @@
+"""The CQRS system under faults: late committers, crashes, outages, rivals, bad events."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from cqrs_app.readmodels import MODELS, pending_events, rebuild, verify
+from harness.apps import PythonService
+from harness.polling import TimeoutWaiting, wait_until
+from harness.providers import ProviderConfig, ProviderKind
+from harness.providers.local import LocalCluster
+from harness.stack import Stack, StackConfig, SystemKind
+from tests.conftest import run_cli
+from tests.shopdata import TINY, scalar
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def cqrs_stack(home: Path, *projector_args: str) -> Iterator[Stack]:
+    config = StackConfig(
+        system=SystemKind.CQRS,
+        provider=ProviderConfig(home=home, kind=ProviderKind.LOCAL),
+        spec=TINY,
+        progress=False,
+        projector_args=projector_args,
+    )
+    with Stack(config) as stack:
+        yield stack
+
+
+def dsns(stack: Stack) -> tuple[str, str]:
+    return stack.clusters["write"].endpoint.dsn, stack.clusters["read"].endpoint.dsn
+
+
+def caught_up(stack: Stack, timeout: float = 30) -> float:
+    started = time.monotonic()
+    wait_until(
+        lambda: pending_events(*dsns(stack)) == 0, timeout=timeout, what="catch-up", interval=0.05
+    )
+    return time.monotonic() - started
+
+
+class CheckoutStream:
+    """Checkouts posted back to back from a thread until stopped; counts the outcomes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.statuses: list[int] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CheckoutStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        rng = random.Random(3)
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while not self._stop.is_set():
+                items = [
+                    {"product_id": pid, "quantity": rng.randint(1, 2)}
+                    for pid in rng.sample(range(1, TINY.products + 1), rng.randint(1, 3))
+                ]
+                try:
+                    response = client.post(
+                        "/checkout", json={"user_id": rng.randint(1, TINY.users), "items": items}
+                    )
+                    self.statuses.append(response.status_code)
+                except httpx.HTTPError as exc:
+                    self.errors.append(repr(exc))
+
+
+def event(order_id: int) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "order_id": order_id,
+        "user_id": 1,
+        "user_name": "Late Committer",
+        "status": "paid",
+        "status_label": "Paid",
+        "total_cents": 1000,
+        "created_at": "2026-11-28T12:00:00+00:00",
+        "loyalty_points": 10,
+        "refund_deadline": "2026-12-28",
+        "lines": [{"product_id": 1, "category": "Books", "quantity": 1, "unit_price_cents": 1000}],
+    }
+
+
+def summary_exists(read_dsn: str, order_id: int) -> bool:
+    with psycopg.connect(read_dsn) as conn:
+        return (
+            conn.execute(
+                "SELECT 1 FROM order_summaries WHERE order_id = %s", (order_id,)
+            ).fetchone()
+            is not None
+        )
+
+
+def late_committer_is_applied(stack: Stack) -> bool:
+    """A transaction takes its outbox id first and commits after a later one."""
+    write, read = dsns(stack)
+    early = psycopg.connect(write)
+    try:
+        early.execute(
+            "INSERT INTO outbox (event_type, payload) VALUES ('OrderPlaced', %s)",
+            (Jsonb(event(900_001)),),
+        )
+        with psycopg.connect(write) as late:
+            late.execute(
+                "INSERT INTO outbox (event_type, payload) VALUES ('OrderPlaced', %s)",
+                (Jsonb(event(900_002)),),
+            )
+        with psycopg.connect(write, autocommit=True) as observer:
+            ids = observer.execute(
+                "SELECT payload->>'order_id', id FROM outbox"
+                " WHERE payload->>'order_id' LIKE '90000%' ORDER BY id"
+            ).fetchall()
+        assert [row[0] for row in ids] == ["900002"]  # the early one is not committed yet
+        time.sleep(1.0)  # the projector runs meanwhile
+        early.commit()
+    finally:
+        early.close()
+    try:
+        wait_until(lambda: summary_exists(read, 900_002), timeout=10, what="the later event")
+        wait_until(
+            lambda: summary_exists(read, 900_001), timeout=5, what="the late committer's event"
+        )
+    except TimeoutWaiting:
+        return False
+    return True
+
+
+def test_late_committer_is_applied_in_commit_order(session_home: Path) -> None:
+    with cqrs_stack(session_home) as stack:
+        assert late_committer_is_applied(stack)
+
+
+def test_the_same_scenario_defeats_a_naive_id_cursor(session_home: Path) -> None:
+    with cqrs_stack(session_home, "--cursor", "naive") as stack:
+        assert not late_committer_is_applied(stack)
+        assert summary_exists(dsns(stack)[1], 900_002)  # it applied the later one and moved on
+
+
+def test_projector_killed_twenty_times_applies_everything_exactly_once(session_home: Path) -> None:
+    rng = random.Random(11)
+    with cqrs_stack(session_home) as stack:
+        projector = stack.services["projector"]
+        extra: list[PythonService] = []
+        kills = 0
+        with CheckoutStream(stack.url) as stream:
+            while kills < 20:
+                time.sleep(rng.uniform(0.3, 1.2))
+                pid = projector.pid
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+                projector = stack.projector_service().start()
+                extra.append(projector)
+        try:
+            assert stream.errors == []
+            assert set(stream.statuses) <= {200, 409}
+            assert stream.statuses.count(200) > 50
+            caught_up(stack)
+            report = verify(*dsns(stack))
+            assert report["difference_count"] == 0, report["differences"][:5]
+            applied = scalar(dsns(stack)[1], "SELECT events_applied FROM projector_checkpoint")
+            assert isinstance(applied, int)
+            assert applied >= stream.statuses.count(200)
+        finally:
+            for service in extra:
+                service.stop()
+
+
+def test_read_database_down_for_fifteen_seconds(
+    session_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with cqrs_stack(session_home) as stack:
+        read_cluster = stack.clusters["read"]
+        assert isinstance(read_cluster, LocalCluster)
+        with CheckoutStream(stack.url) as stream:
+            time.sleep(1)
+            read_cluster.suspend()
+            outage_started = len(stream.statuses)
+            time.sleep(15)
+            during = stream.statuses[outage_started:]
+            read_cluster.resume()
+            resumed_at = time.monotonic()
+        assert stream.errors == []
+        assert during, "checkouts must go on while the read database is down"
+        assert set(stream.statuses) <= {200, 409}
+        caught_up(stack, timeout=60)
+        catch_up_s = time.monotonic() - resumed_at
+        report = verify(*dsns(stack))
+        assert report["difference_count"] == 0, report["differences"][:5]
+        with capsys.disabled():
+            print(
+                f"\n[read DB outage] {len(during)} checkouts during 15 s down; caught up {catch_up_s:.2f} s after it came back"
+            )
+
+
+def test_two_projectors_at_once_one_leads_totals_exact(session_home: Path) -> None:
+    with cqrs_stack(session_home) as stack:
+        rivals = [stack.projector_service(), stack.projector_service()]
+        for rival in rivals:
+            rival.start()
+        try:
+            with CheckoutStream(stack.url):
+                time.sleep(4)
+            caught_up(stack)
+            with psycopg.connect(dsns(stack)[1]) as conn:
+                holders = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                ).fetchone()
+            assert holders == (1,)
+            assert all(r.alive() for r in rivals)
+            report = verify(*dsns(stack))
+            assert report["difference_count"] == 0, report["differences"][:5]
+        finally:
+            for rival in rivals:
+                rival.stop()
+
+
+def read_model_rows(read_dsn: str) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg.connect(read_dsn) as conn:
+        return {
+            m.table: conn.execute(
+                f"SELECT {', '.join(m.columns)} FROM {m.table} ORDER BY {', '.join(m.key)}"
+            ).fetchall()
+            for m in MODELS
+        }
+
+
+def test_rebuild_from_scratch_equals_the_incremental_read_models(session_home: Path) -> None:
+    with cqrs_stack(session_home) as stack:
+        with CheckoutStream(stack.url) as stream:
+            time.sleep(3)
+        assert stream.statuses.count(200) > 10
+        caught_up(stack)
+        stack.services["projector"].stop()
+        write, read = dsns(stack)
+        incremental = read_model_rows(read)
+        rebuild(write, read)
+        assert read_model_rows(read) == incremental
+
+
+def test_bad_event_goes_to_dead_letters_and_the_rest_is_applied(session_home: Path) -> None:
+    with cqrs_stack(session_home) as stack:
+        write, read = dsns(stack)
+        with psycopg.connect(write) as conn:
+            conn.execute(
+                "INSERT INTO outbox (event_type, payload) VALUES ('OrderPlaced', %s)",
+                (Jsonb({"nonsense": True}),),
+            )
+            conn.execute(
+                "INSERT INTO outbox (event_type, payload) VALUES ('Mystery', %s)",
+                (Jsonb(event(900_010)),),
+            )
+            conn.execute(
+                "INSERT INTO outbox (event_type, payload) VALUES ('OrderPlaced', %s)",
+                (Jsonb(event(900_011)),),
+            )
+        wait_until(lambda: summary_exists(read, 900_011), timeout=10, what="the good event")
+        with psycopg.connect(read) as conn:
+            dead = conn.execute("SELECT event_type, error FROM dead_letters ORDER BY id").fetchall()
+        assert [d[0] for d in dead] == ["OrderPlaced", "Mystery"]
+        assert "malformed" in dead[0][1]
+        assert "unknown event type" in dead[1][1]
+        assert pending_events(write, read) == 0
+        # applied rows at or below the checkpoint are pruned from the outbox
+        wait_until(
+            lambda: scalar(write, "SELECT count(*) FROM outbox") == 0,
+            timeout=10,
+            what="the outbox to be pruned",
+        )
+
+
+def test_verify_lists_every_difference_and_exits_1(session_home: Path) -> None:
+    with cqrs_stack(session_home) as stack:
+        write, read = dsns(stack)
+        clean = run_cli(session_home, "verify", "--write-dsn", write, "--read-dsn", read, "--json")
+        assert clean.returncode == 0, clean.stderr
+        assert clean.json()["difference_count"] == 0
+        with psycopg.connect(read) as conn:
+            conn.execute(
+                "UPDATE customer_stats SET lifetime_cents = lifetime_cents + 1 WHERE user_id = 1"
+            )
+            conn.execute("DELETE FROM order_summaries WHERE order_id = 2")
+            conn.execute("UPDATE daily_revenue SET orders = orders + 1 WHERE day = '2026-11-27'")
+        dirty = run_cli(session_home, "verify", "--write-dsn", write, "--read-dsn", read, "--json")
+        assert dirty.returncode == 1
+        report = dirty.json()
+        assert report["difference_count"] == 3
+        found = {(d["model"], d["problem"]) for d in report["differences"]}  # type: ignore[union-attr,index]
+        assert found == {
+            ("customer_stats", "differs"),
+            ("order_summaries", "missing"),
+            ("daily_revenue", "differs"),
+        }
+        assert (
+            run_cli(session_home, "rebuild", "--write-dsn", write, "--read-dsn", read).returncode
+            == 0
+        )
+        assert (
+            run_cli(session_home, "verify", "--write-dsn", write, "--read-dsn", read).returncode
+            == 0
+        )
+
+
+def test_verify_without_a_stack_is_a_clear_error(bench_home: Path) -> None:
+    result = run_cli(bench_home, "verify")
+    assert result.returncode == 2
+    assert "no cqrs stack is running" in result.stderr
