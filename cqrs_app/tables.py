@@ -60,6 +60,13 @@ order_summaries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("loyalty_points", Integer, nullable=False),
     Column("refund_deadline", Date, nullable=False),
+    # When the projector wrote the row: with created_at, the end-to-end projection lag.
+    Column(
+        "projected_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.clock_timestamp(),
+    ),
     PrimaryKeyConstraint("order_id", name="order_summaries_pkey"),
     Index("order_summaries_user_idx", "user_id", text("created_at DESC"), text("order_id DESC")),
 )

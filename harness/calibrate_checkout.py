@@ -64,12 +64,24 @@ def percentiles(latencies_ms: list[float]) -> dict[str, float]:
     }
 
 
-async def drive_app(url: str, spec: DatasetSpec, rate: float, seconds: float) -> list[float]:
-    """Fixed-rate checkouts; each latency runs from the request's scheduled start."""
+@dataclass
+class DriveResult:
+    latencies_ms: list[float]
+    failures: int
+
+
+async def drive_app(url: str, spec: DatasetSpec, rate: float, seconds: float) -> DriveResult:
+    """Fixed-rate checkouts; each latency runs from the request's scheduled start.
+
+    A request that fails or takes longer than the client timeout (5 s) counts
+    as a failure, as it would for a shopper.
+    """
     rng = random.Random(1)
     total = int(rate * seconds)
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+    failures = 0
+    limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=url, timeout=5, limits=limits) as client:
         started = time.perf_counter()
 
         async def one(index: int) -> None:
@@ -79,12 +91,19 @@ async def drive_app(url: str, spec: DatasetSpec, rate: float, seconds: float) ->
                 "user_id": rng.randint(1, spec.users),
                 "items": [{"product_id": rng.randint(1, spec.products), "quantity": 1}],
             }
-            response = await client.post("/checkout", json=body)
+            nonlocal failures
+            try:
+                response = await client.post("/checkout", json=body)
+            except httpx.HTTPError:
+                failures += 1
+                return
             if response.status_code == 200:
                 latencies.append((time.perf_counter() - scheduled) * 1000)
+            elif response.status_code != 409:  # running out of stock is an answer, not a fault
+                failures += 1
 
         await asyncio.gather(*(one(i) for i in range(total)))
-    return latencies
+    return DriveResult(latencies, failures)
 
 
 def run_pgbench(
@@ -146,7 +165,9 @@ def calibrate_checkout(config: CalibrateCheckoutConfig) -> dict[str, Any]:
         spec=config.spec,
     )
     with Stack(stack_config) as stack:
-        app = asyncio.run(drive_app(stack.url, config.spec, config.rate, config.seconds))
+        app = asyncio.run(
+            drive_app(stack.url, config.spec, config.rate, config.seconds)
+        ).latencies_ms
         endpoint = stack.clusters["db"].endpoint
         parts = {
             "host": endpoint.host,

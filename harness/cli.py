@@ -363,6 +363,42 @@ def calibrate_checkout_command(
         render_checkout_calibration(report)
 
 
+@calibrate_app.command("projector")
+def calibrate_projector_command(
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, max=2000, help="Checkouts per second.")
+    ] = 200,
+    seconds: Annotated[float, typer.Option("--seconds", min=2, max=600, help="How long.")] = 15,
+    backlog: Annotated[
+        int, typer.Option("--backlog", min=100, help="Events for catch-up.")
+    ] = 20_000,
+    profile: ProfileOpt = "smoke",
+    pg_bin_dir: PgBinDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """CQRS targets: projection lag at a sustained rate, catch-up rate, dashboard latency.
+
+    Example: cqrs-bench calibrate projector --rate 200 --profile standard
+    """
+    from harness.calibrate_cqrs import CalibrateCqrsConfig, calibrate_cqrs, render_cqrs_calibration
+    from harness.seed.spec import spec_for
+
+    report = calibrate_cqrs(
+        CalibrateCqrsConfig(
+            home=state.home,
+            spec=spec_for(profile),
+            rate=rate,
+            seconds=seconds,
+            backlog=backlog,
+            pg_bin_dir=pg_bin_dir,
+        )
+    )
+    if json_output:
+        emit_json(report)
+    else:
+        render_cqrs_calibration(report)
+
+
 SystemOpt = Annotated[
     SystemKind,
     typer.Option("--system", help="Which system: baseline or cqrs.", case_sensitive=False),
