@@ -91,6 +91,15 @@ class PythonService(ManagedCluster):
                 self._process.wait(timeout=5)
             self._process = None
 
+    def wait(self, timeout: float) -> int | None:
+        """Wait for the process to end by itself; its exit code, or None on timeout."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def alive(self) -> bool:
         return self.identity is not None and self.identity.alive()
 

@@ -1,0 +1,1 @@
+"""``cqrs-bench run``: the Black Friday run, end to end."""

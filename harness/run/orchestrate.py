@@ -1,0 +1,245 @@
+"""The run: for each system, stand it up, warm it up, drive the same load, sample, stop it.
+
+The run directory is written as it goes: ``run.json`` first (status
+``running``), each system's raw files, then ``summary.json`` and status
+``complete``. An interrupted run is marked ``incomplete``, and nothing it
+started is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from harness.apps import PythonService
+from harness.console import human
+from harness.errors import EnvironmentProblem
+from harness.polling import TimeoutWaiting
+from harness.providers import ProviderConfig
+from harness.providers.binaries import find_binaries
+from harness.run.profiles import LoadProfile
+from harness.run.provenance import git_sha, machine, versions
+from harness.run.sampler import Sampler
+from harness.run.summary import RUN_SCHEMA_VERSION, summarize_run
+from harness.seed.spec import DatasetSpec
+from harness.stack import Stack, StackConfig, SystemKind
+from scenarios.plan import PLAN_ENV, LoadPlan
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    provider: ProviderConfig
+    profile: str
+    spec: DatasetSpec
+    load: LoadProfile
+    systems: tuple[SystemKind, ...]
+    out: Path
+    workers: int = 0
+    targets: tuple[tuple[str, str], ...] = ()  # (system, url) already running elsewhere
+    progress: bool = True
+
+
+def make_plan(config: RunConfig, record_dir: Path) -> LoadPlan:
+    load = config.load
+    return LoadPlan(
+        phase_seconds={"steady": load.steady_s, "storm": load.storm_s, "recovery": load.recovery_s},
+        checkout_rate=load.checkout_rate,
+        shoppers=load.shoppers,
+        admins=load.admins,
+        admin_interval_s=load.admin_interval_s,
+        users=config.spec.users,
+        products=config.spec.products,
+        orders=config.spec.orders,
+        seed=config.spec.seed,
+        record_dir=str(record_dir),
+    )
+
+
+def run_benchmark(config: RunConfig) -> tuple[Path, dict[str, Any]]:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = config.out / f"{stamp}-{config.profile}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    names = [s.value for s in config.systems] + [name for name, _ in config.targets]
+    plan = make_plan(config, run_dir)
+    run_json: dict[str, Any] = {
+        "schema_version": RUN_SCHEMA_VERSION,
+        "status": "running",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "profile": config.profile,
+        "systems": names,
+        "dataset": {"spec": config.spec.to_json()},
+        "plan": plan.to_json(),
+        "phases": plan.phase_seconds,
+        "seed": config.spec.seed,
+        "provider": config.provider.kind.value,
+        "pg_settings": config.provider.settings,
+        "git_sha": git_sha(REPO_ROOT),
+        "versions": versions(_pg_version(config)),
+        "machine": machine(),
+        "caveats": [
+            "every component (databases, apps, projector, Locust) shares this machine's cores"
+        ],
+        "systems_detail": {},
+    }
+    _write_json(run_dir / "run.json", run_json)
+    try:
+        for system in config.systems:
+            run_json["systems_detail"][system.value] = _run_system(config, run_dir, system, plan)
+            _write_json(run_dir / "run.json", run_json)
+        for name, url in config.targets:
+            run_json["systems_detail"][name] = _drive(
+                config, run_dir / name, plan, url, None, {}, {}
+            )
+            _write_json(run_dir / "run.json", run_json)
+        summary = summarize_run(run_dir)
+        _write_json(run_dir / "summary.json", summary)
+        run_json["status"] = "complete"
+        return run_dir, summary
+    except BaseException:
+        run_json["status"] = "incomplete"
+        raise
+    finally:
+        run_json["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        _write_json(run_dir / "run.json", run_json)
+
+
+def _pg_version(config: RunConfig) -> str | None:
+    try:
+        return find_binaries(config.provider.pg_bin_dir).version
+    except EnvironmentProblem:
+        return None
+
+
+def _run_system(
+    config: RunConfig, run_dir: Path, system: SystemKind, plan: LoadPlan
+) -> dict[str, Any]:
+    human.print(f"[bold]{system.value}[/]: starting databases and app")
+    stack_config = StackConfig(
+        system=system, provider=config.provider, spec=config.spec, progress=config.progress
+    )
+    with Stack(stack_config) as stack:
+        assert stack.state is not None
+        components = {name: pid for name, pid in stack.state.pids.items() if pid}
+        databases = {name: c.endpoint.dsn for name, c in stack.clusters.items()}
+        detail = _drive(
+            config, run_dir / system.value, plan, stack.url, stack, components, databases
+        )
+        if system is SystemKind.CQRS:
+            _dump_projection_lag(stack, run_dir / system.value)
+        detail["dataset"] = stack.state.dataset
+        detail["pids"] = stack.state.pids
+        return detail
+
+
+def _drive(
+    config: RunConfig,
+    directory: Path,
+    plan: LoadPlan,
+    url: str,
+    stack: Stack | None,
+    components: dict[str, int],
+    databases: dict[str, str],
+) -> dict[str, Any]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
+    plan = replace(plan, record_dir=str(directory))
+    plan_file = directory / "plan.json"
+    plan.write(plan_file)
+    human.print(f"  warming up {url}")
+    _warm_up(url, plan)
+    if stack is not None and stack.clusters.get("write") is not None:
+        _wait_projection_idle(stack)
+    human.print(
+        f"  driving load for {plan.total_seconds:.0f} s "
+        f"(steady {plan.phase_seconds['steady']:.0f} s, storm {plan.phase_seconds['storm']:.0f} s "
+        f"with {plan.admins} admins, recovery {plan.phase_seconds['recovery']:.0f} s)"
+    )
+    args = [
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        url,
+        "--csv",
+        str(directory / "locust"),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    if config.workers > 0:
+        args += ["--processes", str(config.workers)]
+    locust = PythonService(
+        name="locust",
+        module="locust",
+        log_file=directory / "logs" / "locust.log",
+        env={PLAN_ENV: str(plan_file)},
+        args=tuple(args),
+    )
+    started = time.time()
+    with locust, Sampler(directory, {**components}, databases, url) as sampler:
+        assert locust.pid is not None
+        sampler.add_component("locust", locust.pid)
+        deadline = plan.total_seconds + 120
+        code = locust.wait(timeout=deadline)
+        if code is None:
+            raise EnvironmentProblem(
+                f"Locust did not finish within {deadline:.0f} s; see {directory}/logs"
+            )
+    return {"url": url, "locust_exit_code": code, "seconds": round(time.time() - started, 1)}
+
+
+def _warm_up(url: str, plan: LoadPlan) -> None:
+    """Touch every endpoint so caches, pools and plans are warm before measuring."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for i in range(1, 21):
+            client.get("/products", params={"page": i % 5 + 1})
+            client.get(f"/products/{i}")
+            client.get(f"/users/{i}/orders")
+            client.get(f"/orders/{i}")
+        client.get("/dashboard/customers", params={"limit": plan.dashboard_limit})
+        client.get("/dashboard/revenue")
+
+
+def _wait_projection_idle(stack: Stack) -> None:
+    from cqrs_app.readmodels import pending_events
+    from harness.polling import wait_until
+
+    write, read = stack.clusters["write"].endpoint.dsn, stack.clusters["read"].endpoint.dsn
+    wait_until(
+        lambda: pending_events(write, read) == 0, timeout=60, what="the projector to go idle"
+    )
+
+
+def _dump_projection_lag(stack: Stack, directory: Path) -> None:
+    """End-to-end lag of every order placed during the run: committed -> in the read model."""
+    read = stack.clusters["read"].endpoint.dsn
+    with contextlib.suppress(TimeoutWaiting):  # record what was applied, even if behind
+        _wait_projection_idle(stack)
+    with psycopg.connect(read) as conn, open(directory / "projection.csv", "w") as out:
+        out.write("ts,order_id,lag_ms\n")
+        rows = conn.execute(
+            "SELECT extract(epoch FROM created_at), order_id,"
+            " extract(epoch FROM projected_at - created_at) * 1000"
+            " FROM order_summaries"
+            " WHERE projected_at > (SELECT rebuilt_at FROM projector_checkpoint)"
+            " ORDER BY order_id"
+        ).fetchall()
+        for ts, order_id, lag in rows:
+            out.write(f"{float(ts):.6f},{order_id},{float(lag):.3f}\n")
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    tmp.replace(path)

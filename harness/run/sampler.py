@@ -1,0 +1,193 @@
+"""Once a second: CPU and memory of every component, database activity, pools, lag.
+
+CPU is the sum over a component's whole process tree (a PostgreSQL cluster is
+a postmaster and its backends), in % of one core, from CPU-time deltas so that
+short-lived backends are counted too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import psutil
+import psycopg
+
+DB_ACTIVITY = """
+SELECT count(*) FILTER (WHERE state = 'active'),
+       count(*) FILTER (WHERE wait_event_type = 'Lock'),
+       coalesce(max(extract(epoch FROM now() - query_start)) FILTER (WHERE state = 'active'), 0),
+       (SELECT sum(xact_commit) FROM pg_stat_database)
+FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+"""
+
+
+@dataclass
+class _Tree:
+    root: int
+    seen: dict[int, float] = field(default_factory=dict)  # pid -> cpu seconds at last sample
+
+    def sample(self, since: float) -> tuple[float, float]:
+        """CPU seconds used since the last sample, and RSS in MiB, over the whole tree."""
+        try:
+            root = psutil.Process(self.root)
+            family = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0, 0.0
+        used = 0.0
+        rss = 0.0
+        current: dict[int, float] = {}
+        for proc in family:
+            try:
+                times = proc.cpu_times()
+                total = times.user + times.system
+                rss += proc.memory_info().rss / 2**20
+                created = proc.create_time()
+            except psutil.NoSuchProcess:
+                continue
+            # a process born since the last sample used all its CPU time within the interval
+            before = self.seen.get(proc.pid, 0.0 if created >= since else total)
+            used += max(0.0, total - before)
+            current[proc.pid] = total
+        self.seen = current
+        return used, rss
+
+
+@dataclass
+class Sampler:
+    directory: Path
+    components: dict[str, int]  # name -> root pid
+    databases: dict[str, str]  # name -> DSN
+    app_url: str | None
+    interval_s: float = 1.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Sampler:
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def add_component(self, name: str, pid: int) -> None:
+        self.components = {**self.components, name: pid}
+
+    def _run(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        trees: dict[str, _Tree] = {}
+        connections: dict[str, psycopg.Connection[Any]] = {}
+        with contextlib.ExitStack() as files:
+            resources = self._writer(
+                files, "resources.csv", ["ts", "component", "cpu_pct", "rss_mib"]
+            )
+            activity = self._writer(
+                files,
+                "db_activity.csv",
+                ["ts", "database", "active", "lock_waiting", "longest_query_s", "commits"],
+            )
+            app = self._writer(
+                files,
+                "app_metrics.csv",
+                ["ts", "pool_in_use", "pool_waiting", "read_pool_in_use", "read_pool_waiting"],
+            )
+            lag = self._writer(
+                files,
+                "lag.csv",
+                ["ts", "events_behind", "oldest_unapplied_age_ms", "last_batch_lag_ms"],
+            )
+            client = httpx.Client(timeout=2)
+            files.callback(client.close)
+            files.callback(_close_all, connections)
+            last = time.time()
+            while not self._stop.wait(self.interval_s):
+                now = time.time()
+                wall = now - last
+                for name, pid in self.components.items():
+                    tree = trees.setdefault(name, _Tree(pid))
+                    used, rss = tree.sample(last)
+                    resources.writerow(
+                        [f"{now:.3f}", name, f"{100 * used / wall:.1f}", f"{rss:.1f}"]
+                    )
+                last = now
+                for name, dsn in self.databases.items():
+                    row = self._db_activity(connections, name, dsn)
+                    if row is not None:
+                        activity.writerow([f"{now:.3f}", name, *row])
+                if self.app_url is not None:
+                    self._app_metrics(client, now, app, lag)
+
+    def _writer(self, files: contextlib.ExitStack, name: str, header: list[str]) -> Any:
+        handle: TextIO = files.enter_context(open(self.directory / name, "w", newline=""))  # noqa: SIM115
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        files.callback(handle.flush)
+        return _Flushing(writer, handle)
+
+    def _db_activity(
+        self, connections: dict[str, psycopg.Connection[Any]], name: str, dsn: str
+    ) -> list[Any] | None:
+        try:
+            conn = connections.get(name)
+            if conn is None or conn.closed:
+                conn = connections[name] = psycopg.connect(dsn, autocommit=True, connect_timeout=2)
+            row = conn.execute(DB_ACTIVITY).fetchone()
+        except psycopg.Error:
+            connections.pop(name, None)
+            return None
+        if row is None:
+            return None
+        return [row[0], row[1], f"{float(row[2]):.3f}", row[3]]
+
+    def _app_metrics(self, client: httpx.Client, now: float, app: Any, lag: Any) -> None:
+        try:
+            metrics = client.get(f"{self.app_url}/metrics").json()
+        except (httpx.HTTPError, ValueError):
+            return
+        pool = metrics.get("pool", {})
+        read_pool = metrics.get("pool_read", {})
+        app.writerow(
+            [
+                f"{now:.3f}",
+                pool.get("in_use", ""),
+                pool.get("waiting", ""),
+                read_pool.get("in_use", ""),
+                read_pool.get("waiting", ""),
+            ]
+        )
+        projection = metrics.get("projection")
+        if isinstance(projection, dict) and "events_behind" in projection:
+            lag.writerow(
+                [
+                    f"{now:.3f}",
+                    projection["events_behind"],
+                    projection["oldest_unapplied_age_ms"],
+                    projection.get("last_batch_lag_ms") or 0,
+                ]
+            )
+
+
+def _close_all(connections: dict[str, psycopg.Connection[Any]]) -> None:
+    for conn in connections.values():
+        conn.close()
+
+
+class _Flushing:
+    """A csv writer that flushes each row, so a killed run still leaves its samples."""
+
+    def __init__(self, writer: Any, handle: TextIO) -> None:
+        self.writer = writer
+        self.handle = handle
+
+    def writerow(self, row: list[Any]) -> None:
+        self.writer.writerow(row)
+        self.handle.flush()

@@ -1,0 +1,64 @@
+"""Exact per-request records: one CSV per Locust process, microseconds, no buckets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TextIO
+
+COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us")
+
+
+def error_kind(status: int, exception: BaseException | None) -> str:
+    if exception is not None:
+        text = f"{type(exception).__name__} {exception}".lower()
+        if "timeout" in text or "timed out" in text:
+            return "timeout"
+        return "connection" if status == 0 else f"http_{str(status)[0]}xx"
+    if 400 <= status < 500:
+        return "http_4xx"
+    if status >= 500:
+        return "http_5xx"
+    if status == 0:
+        return "connection"
+    return ""
+
+
+class Recorder:
+    """Buffers rows and appends them to ``requests-<pid>.csv`` in the record directory."""
+
+    def __init__(self, directory: Path, flush_every: int = 2_000) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"requests-{os.getpid()}.csv"
+        self._rows: list[str] = []
+        self._flush_every = flush_every
+        self._handle: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        if self._handle.tell() == 0:
+            self._handle.write(",".join(COLUMNS) + "\n")
+
+    def record(
+        self,
+        ts: float,
+        phase: str,
+        name: str,
+        latency_us: int,
+        ok: bool,
+        kind: str,
+        status: int,
+        lag_us: int = 0,
+    ) -> None:
+        self._rows.append(
+            f"{ts:.6f},{phase},{name},{latency_us},{int(ok)},{kind},{status},{lag_us}\n"
+        )
+        if len(self._rows) >= self._flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self._handle.write("".join(self._rows))
+            self._rows.clear()
+        self._handle.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._handle.close()
