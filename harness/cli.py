@@ -643,6 +643,41 @@ def run_command(
         render_summary(summary, str(run_dir))
 
 
+@app.command("ui")
+def ui_command(
+    system: SystemOpt = SystemKind.BASELINE,
+    profile: ProfileOpt = "smoke",
+    out: Annotated[Path, typer.Option("--out", help="Where request records go.")] = Path("runs"),
+    web_port: Annotated[
+        int | None, typer.Option("--web-port", min=1, max=65535, help="Port of the web UI.")
+    ] = None,
+    hold_for: Annotated[
+        float | None, typer.Option("--for", min=0, help="Stop after this many seconds.")
+    ] = None,
+    provider: ProviderOpt = ProviderKind.AUTO,
+    pg_bin_dir: PgBinDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start a system and the Locust web UI on 127.0.0.1 with the scenarios preloaded.
+
+    Example: cqrs-bench ui --system cqrs --profile smoke
+    """
+    from harness.run.orchestrate import RunConfig
+    from harness.run.profiles import load_profile
+    from harness.run.ui import UiConfig, serve_ui
+    from harness.seed.spec import spec_for
+
+    run = RunConfig(
+        provider=provider_config(provider, None, pg_bin_dir, None, None),
+        profile=profile,
+        spec=spec_for(profile),
+        load=load_profile(profile),
+        systems=(system,),
+        out=out.absolute(),
+    )
+    serve_ui(UiConfig(run=run, web_port=web_port, hold_seconds=hold_for, json_output=json_output))
+
+
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
     # SIGTERM gets the same orderly cleanup as Ctrl-C.
     raise KeyboardInterrupt

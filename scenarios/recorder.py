@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -27,11 +28,15 @@ def error_kind(status: int, exception: BaseException | None) -> str:
 class Recorder:
     """Buffers rows and appends them to ``requests-<pid>.csv`` in the record directory."""
 
-    def __init__(self, directory: Path, flush_every: int = 2_000) -> None:
+    def __init__(
+        self, directory: Path, flush_every: int = 2_000, flush_after_s: float = 1.0
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"requests-{os.getpid()}.csv"
         self._rows: list[str] = []
         self._flush_every = flush_every
+        self._flush_after_s = flush_after_s
+        self._flushed_at = time.monotonic()
         self._handle: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         if self._handle.tell() == 0:
             self._handle.write(",".join(COLUMNS) + "\n")
@@ -50,7 +55,10 @@ class Recorder:
         self._rows.append(
             f"{ts:.6f},{phase},{name},{latency_us},{int(ok)},{kind},{status},{lag_us}\n"
         )
-        if len(self._rows) >= self._flush_every:
+        if (
+            len(self._rows) >= self._flush_every
+            or time.monotonic() - self._flushed_at > self._flush_after_s
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -58,6 +66,7 @@ class Recorder:
             self._handle.write("".join(self._rows))
             self._rows.clear()
         self._handle.flush()
+        self._flushed_at = time.monotonic()
 
     def close(self) -> None:
         self.flush()

@@ -33,7 +33,7 @@ MAX_SCHEDULE_LAG_P99_MS = 100.0
 MAX_DROPPED_SHARE = 0.01
 
 
-def _read_requests(directory: Path) -> pd.DataFrame:
+def read_requests(directory: Path) -> pd.DataFrame:
     files = sorted(directory.glob("requests-*.csv"))
     if not files:
         raise BadInput(f"{directory} holds no requests-*.csv: the run recorded nothing")
@@ -92,7 +92,7 @@ def _window_stats(
 
 
 def summarize_system(directory: Path, plan: LoadPlan) -> dict[str, Any]:
-    requests = _read_requests(directory)
+    requests = read_requests(directory)
     start = _clock_start(directory)
     if start is None:
         start = float(requests["ts"].min())

@@ -1,0 +1,182 @@
+"""`cqrs-bench run` end to end on a tiny profile, its interruption, and its result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.errors import BadInput
+from harness.paths import stacks_dir
+from harness.run.summary import ENDPOINTS, read_requests, read_summary
+from tests.conftest import cluster_dirs, run_cli
+from tests.shopdata import TINY
+
+pytestmark = pytest.mark.slow
+
+TINY_RUN = [
+    "--profile",
+    "smoke",
+    "--users",
+    str(TINY.users),
+    "--products",
+    str(TINY.products),
+    "--orders",
+    str(TINY.orders),
+    "--seed",
+    str(TINY.seed),
+    "--steady",
+    "4",
+    "--storm",
+    "6",
+    "--recovery",
+    "4",
+    "--rate",
+    "10",
+    "--admins",
+    "4",
+    "--shoppers",
+    "3",
+]
+
+
+def _descendants_alive(pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter() if _started_by(p, pid)]
+
+
+def _started_by(proc: psutil.Process, pid: int) -> bool:
+    try:
+        return any(parent.pid == pid for parent in proc.parents())
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_ctrl_c_stops_everything_and_marks_the_run_incomplete(
+    session_home: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "CQRS_BENCH_HOME": str(session_home)}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", *TINY_RUN, "--out", str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("*/baseline/requests-*.csv")):
+            assert time.monotonic() < deadline, "the run never started driving load"
+            assert runner.poll() is None
+            time.sleep(0.2)
+        children = [p for p in psutil.Process(runner.pid).children(recursive=True)]
+        assert children
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=120) != 0
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == []
+    (run_dir,) = list(tmp_path.iterdir())
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "incomplete"
+    assert not (run_dir / "summary.json").exists()
+    assert cluster_dirs(session_home) == []
+    assert list(stacks_dir(session_home).iterdir()) == []
+
+
+def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_path: Path) -> None:
+    result = run_cli(session_home, "run", *TINY_RUN, "--out", str(tmp_path), "--json", timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    payload = result.json()
+    run_dir = Path(str(payload["run_dir"]))
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "complete"
+    assert run["systems"] == ["baseline", "cqrs"]
+    assert run["seed"] == TINY.seed
+    assert {"python", "locust", "postgresql"} <= set(run["versions"])
+    assert run["machine"]["cores"] >= 1
+    assert "git_sha" in run
+    summary = read_summary(run_dir)
+    assert summary["schema_version"] == 1
+    assert isinstance(summary["valid"], bool)
+    for system, components in (
+        ("baseline", {"db", "app", "locust"}),
+        ("cqrs", {"write", "read", "projector", "app", "locust"}),
+    ):
+        phases = summary["systems"][system]["phases"]
+        assert set(phases) == {"steady", "storm", "recovery"}
+        for phase, entry in phases.items():
+            checkout = entry["endpoints"]["checkout"]
+            assert {
+                "count",
+                "ok",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "max_ms",
+                "throughput_rps",
+                "error_rate",
+                "errors",
+            } <= set(checkout)
+            assert set(checkout["errors"]) == {"timeout", "http_4xx", "http_5xx", "connection"}
+            assert checkout["count"] > 0
+            assert set(entry["endpoints"]) <= set(ENDPOINTS)
+            assert {"offered_rps", "achieved_rps", "dropped", "schedule_lag_p99_ms"} <= set(
+                entry["checkout_driver"]
+            )
+            assert components <= set(entry["cpu_pct"]), (system, phase, entry["cpu_pct"])
+            if phase == "storm":
+                assert "dashboard_customers" in entry["endpoints"]
+        if system == "cqrs":
+            assert {"p50", "p99", "max"} <= set(phases["steady"]["projection_lag_ms"])
+    assert "storm.checkout.p99_ms.baseline_over_cqrs" in summary["ratios"]
+    # the summary's counts are the per-request records, exactly
+    records = read_requests(run_dir / "baseline")
+    steady = records[
+        (records["phase"] == "steady")
+        & (records["name"] == "checkout")
+        & (records["kind"] != "dropped")
+    ]
+    assert summary["systems"]["baseline"]["phases"]["steady"]["endpoints"]["checkout"][
+        "count"
+    ] == len(steady)
+    for raw in ("resources.csv", "db_activity.csv", "locust_stats.csv", "plan.json"):
+        assert (run_dir / "baseline" / raw).exists()
+    assert (run_dir / "cqrs" / "projection.csv").exists()
+    assert cluster_dirs(session_home) == []
+
+
+def test_result_files_of_unknown_versions_or_truncated_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(BadInput, match="schema version 99"):
+        read_summary(tmp_path)
+    (tmp_path / "summary.json").write_text('{"schema_version": 1, "systems": {')
+    with pytest.raises(BadInput, match="truncated or damaged"):
+        read_summary(tmp_path)
+    with pytest.raises(BadInput, match=r"no summary\.json"):
+        read_summary(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--systems", "baseline,mongo"], "unknown system 'mongo'"),
+        (["--systems", ""], "nothing to run"),
+        (["--profile", "galactic"], "unknown profile"),
+        (["--rate", "0"], "Invalid value for '--rate'"),
+    ],
+)
+def test_bad_run_options_are_refused_before_anything_starts(
+    bench_home: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run_cli(bench_home, "run", *args, "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
