@@ -12,12 +12,10 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from harness.shopapi.errors import not_found
-from harness.shopapi.models import PAGE_SIZE
 from harness.shopapi.views import (
     REVENUE_STATUSES,
-    SORTS,
+    catalog_page,
     customer_json,
-    escape_like,
     iso,
     money,
     product_json,
@@ -28,20 +26,7 @@ from harness.shopapi.views import (
 async def list_products(
     conn: AsyncConnection[Any], category: str | None, search: str | None, page: int, sort: str
 ) -> dict[str, Any]:
-    pattern = None if search is None else f"%{escape_like(search)}%"
-    cur = await conn.execute(
-        "SELECT id, name, category, price_cents, stock FROM products"
-        " WHERE (%(category)s::text IS NULL OR category = %(category)s)"
-        "   AND (%(pattern)s::text IS NULL OR name ILIKE %(pattern)s ESCAPE '\\')"
-        f" ORDER BY {SORTS[sort]} LIMIT %(limit)s OFFSET %(offset)s",
-        {
-            "category": category,
-            "pattern": pattern,
-            "limit": PAGE_SIZE,
-            "offset": (page - 1) * PAGE_SIZE,
-        },
-    )
-    return {"products": [product_json(row) for row in await cur.fetchall()], "page": page}
+    return await catalog_page(conn, "products", category, search, page, sort)
 
 
 async def product_page(conn: AsyncConnection[Any], product_id: int) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.exceptions import TyperException
@@ -248,10 +248,7 @@ def seed_command(
         rebuild=rebuild,
     )
     report = run_seed(config)
-    if json_output:
-        emit_json(report)
-    else:
-        render_seed(report)
+    _output(report, json_output, render_seed)
 
 
 datasets_app = typer.Typer(help="List or remove cached datasets.", no_args_is_help=True)
@@ -319,10 +316,7 @@ def calibrate_seed_command(
             home=state.home, orders=orders, naive_orders=naive_orders, pg_bin_dir=pg_bin_dir
         )
     )
-    if json_output:
-        emit_json(report)
-    else:
-        render_calibration(report)
+    _output(report, json_output, render_calibration)
 
 
 @calibrate_app.command("checkout")
@@ -357,10 +351,7 @@ def calibrate_checkout_command(
             pg_bin_dir=pg_bin_dir,
         )
     )
-    if json_output:
-        emit_json(report)
-    else:
-        render_checkout_calibration(report)
+    _output(report, json_output, render_checkout_calibration)
 
 
 @calibrate_app.command("projector")
@@ -393,10 +384,7 @@ def calibrate_projector_command(
             pg_bin_dir=pg_bin_dir,
         )
     )
-    if json_output:
-        emit_json(report)
-    else:
-        render_cqrs_calibration(report)
+    _output(report, json_output, render_cqrs_calibration)
 
 
 SystemOpt = Annotated[
@@ -676,6 +664,14 @@ def ui_command(
         out=out.absolute(),
     )
     serve_ui(UiConfig(run=run, web_port=web_port, hold_seconds=hold_for, json_output=json_output))
+
+
+def _output(report: Any, json_output: bool, render: Callable[[Any], None]) -> None:
+    """One JSON object on stdout, or the human rendering on stderr."""
+    if json_output:
+        emit_json(report)
+    else:
+        render(report)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:

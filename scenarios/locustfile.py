@@ -110,6 +110,10 @@ class ShopClient(FastHttpUser):
     def on_start(self) -> None:
         self.rng = random.Random(PLAN.seed + id(self) % 10_000)
 
+    def finished(self) -> bool:
+        """After the last phase users send nothing, so nothing is in flight when Locust stops."""
+        return CLOCK.phase() == "after"
+
     def checkout_body(self) -> dict[str, Any]:
         return {
             "user_id": skewed_id(self.rng, USER_CDF),
@@ -125,27 +129,39 @@ class Shopper(ShopClient):
 
     @task(PLAN.weights.get("browse", 0))
     def browse(self) -> None:
+        if self.finished():
+            return
         page = self.rng.randint(1, max(1, PLAN.products // 20))
         self.client.get(f"/products?page={page}&sort={self.rng.choice(SORTS)}", name="product_list")
 
     @task(PLAN.weights.get("search", 0))
     def search(self) -> None:
+        if self.finished():
+            return
         self.client.get(f"/products?search={self.rng.choice(SEARCH_WORDS)}", name="product_list")
 
     @task(PLAN.weights.get("product_page", 0))
     def product_page(self) -> None:
+        if self.finished():
+            return
         self.client.get(f"/products/{skewed_id(self.rng, PRODUCT_CDF)}", name="product_page")
 
     @task(PLAN.weights.get("my_orders", 0))
     def my_orders(self) -> None:
+        if self.finished():
+            return
         self.client.get(f"/users/{skewed_id(self.rng, USER_CDF)}/orders", name="my_orders")
 
     @task(PLAN.weights.get("order_status", 0))
     def order_status(self) -> None:
+        if self.finished():
+            return
         self.client.get(f"/orders/{self.rng.randint(1, PLAN.orders)}", name="order_status")
 
     @task(PLAN.weights.get("checkout", 0))
     def checkout(self) -> None:
+        if self.finished():
+            return
         self.client.post("/checkout", json=self.checkout_body(), name="checkout")
 
 
@@ -229,6 +245,7 @@ class BlackFriday(LoadTestShape):
     """Steady shopping, the report storm, recovery: every user from the start, for the plan."""
 
     def tick(self) -> tuple[int, float] | None:
-        if self.get_run_time() >= PLAN.total_seconds:
+        # a drain period after the last phase lets every request in flight finish
+        if self.get_run_time() >= PLAN.total_seconds + PLAN.timeout_s + 1:
             return None
         return PLAN.shoppers + PLAN.admins + 1, 100.0

@@ -40,6 +40,7 @@ class Recorder:
         self._handle: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         if self._handle.tell() == 0:
             self._handle.write(",".join(COLUMNS) + "\n")
+            self._handle.flush()
 
     def record(
         self,

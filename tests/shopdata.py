@@ -8,6 +8,10 @@ from harness.schema import SEEDED_TABLES
 from harness.seed.spec import DatasetSpec
 
 TINY = DatasetSpec(users=300, products=60, orders=3_000, seed=7)
+TINY_ARGS = (
+    *("--users", str(TINY.users), "--products", str(TINY.products)),
+    *("--orders", str(TINY.orders), "--seed", str(TINY.seed)),
+)
 
 
 def table_checksums(dsn: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.run.orchestrate import LOCUSTFILE
+from harness.run.orchestrate import locust_args
 from harness.run.summary import read_requests
 from scenarios.plan import PLAN_ENV, LoadPlan
 
@@ -77,21 +77,7 @@ def run_locust(url: str, plan: LoadPlan, directory: Path) -> None:
     plan_file = directory / "plan.json"
     plan.write(plan_file)
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "--host",
-            url,
-            "--csv",
-            str(directory / "locust"),
-            "--only-summary",
-            "--loglevel",
-            "WARNING",
-        ],
+        [sys.executable, "-m", "locust", *locust_args(url, directory / "locust")],
         env={**os.environ, PLAN_ENV: str(plan_file)},
         capture_output=True,
         text=True,

@@ -17,21 +17,14 @@ from harness.errors import BadInput
 from harness.paths import stacks_dir
 from harness.run.summary import ENDPOINTS, read_requests, read_summary
 from tests.conftest import cluster_dirs, run_cli
-from tests.shopdata import TINY
+from tests.shopdata import TINY, TINY_ARGS
 
 pytestmark = pytest.mark.slow
 
 TINY_RUN = [
     "--profile",
     "smoke",
-    "--users",
-    str(TINY.users),
-    "--products",
-    str(TINY.products),
-    "--orders",
-    str(TINY.orders),
-    "--seed",
-    str(TINY.seed),
+    *TINY_ARGS,
     "--steady",
     "4",
     "--storm",

@@ -19,12 +19,9 @@ from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalProvider
 from harness.seed.datasets import DatasetKind, ensure_dataset, load_into, local_cluster_from
 from tests.conftest import cluster_dirs, run_cli
-from tests.shopdata import TINY, table_checksums
+from tests.shopdata import TINY, TINY_ARGS, table_checksums
 
 pytestmark = pytest.mark.slow
-
-TINY_ARGS = ["--users", str(TINY.users), "--products", str(TINY.products)]
-TINY_ARGS += ["--orders", str(TINY.orders), "--seed", str(TINY.seed)]
 
 
 def cache_entries(home: Path) -> list[str]:

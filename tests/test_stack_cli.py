@@ -10,18 +10,9 @@ import pytest
 
 from harness.paths import stacks_dir
 from tests.conftest import cluster_dirs, run_cli
-from tests.shopdata import TINY
+from tests.shopdata import TINY_ARGS
 
 pytestmark = pytest.mark.slow
-
-TINY_ARGS = [
-    "--users",
-    str(TINY.users),
-    "--products",
-    str(TINY.products),
-    "--orders",
-    str(TINY.orders),
-]
 
 
 def test_up_status_down_leaves_nothing(bench_home: Path) -> None:

@@ -165,20 +165,7 @@ def _drive(
         f"(steady {plan.phase_seconds['steady']:.0f} s, storm {plan.phase_seconds['storm']:.0f} s "
         f"with {plan.admins} admins, recovery {plan.phase_seconds['recovery']:.0f} s)"
     )
-    args = [
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--host",
-        url,
-        "--csv",
-        str(directory / "locust"),
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-    ]
-    if config.workers > 0:
-        args += ["--processes", str(config.workers)]
+    args = locust_args(url, directory / "locust", config.workers)
     locust = PythonService(
         name="locust",
         module="locust",
@@ -197,6 +184,15 @@ def _drive(
                 f"Locust did not finish within {deadline:.0f} s; see {directory}/logs"
             )
     return {"url": url, "locust_exit_code": code, "seconds": round(time.time() - started, 1)}
+
+
+def locust_args(url: str, csv_prefix: Path, workers: int = 0) -> list[str]:
+    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records."""
+    args = ["-f", str(LOCUSTFILE), "--headless", "--host", url, "--csv", str(csv_prefix)]
+    args += ["--only-summary", "--loglevel", "WARNING"]
+    if workers > 0:
+        args += ["--processes", str(workers)]
+    return args
 
 
 def _warm_up(url: str, plan: LoadPlan) -> None:

@@ -237,35 +237,32 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
 RUN_SCHEMA_VERSION = 1
 
 
-def read_run_json(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
+def _read_versioned(path: Path, version: int, missing: str) -> dict[str, Any]:
     try:
-        run = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise BadInput(f"{run_dir} is not a run directory (no run.json)") from None
-    except ValueError as exc:
-        raise BadInput(f"{path} is not valid JSON ({exc}); the run directory is damaged") from None
-    if run.get("schema_version") != RUN_SCHEMA_VERSION:
-        raise BadInput(
-            f"{path} has schema version {run.get('schema_version')!r}; "
-            f"this cqrs-bench reads version {RUN_SCHEMA_VERSION}"
-        )
-    return dict(run)
-
-
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadInput(f"{run_dir} has no summary.json (an incomplete run?)") from None
+        raise BadInput(missing) from None
     except ValueError as exc:
         raise BadInput(
             f"{path} is not valid JSON ({exc}); the file is truncated or damaged"
         ) from None
-    if summary.get("schema_version") != SUMMARY_SCHEMA_VERSION:
+    if not isinstance(data, dict) or data.get("schema_version") != version:
+        found = data.get("schema_version") if isinstance(data, dict) else None
         raise BadInput(
-            f"{path} has schema version {summary.get('schema_version')!r}; "
-            f"this cqrs-bench reads version {SUMMARY_SCHEMA_VERSION}"
+            f"{path} has schema version {found!r}; this cqrs-bench reads version {version}"
         )
-    return dict(summary)
+    return data
+
+
+def read_run_json(run_dir: Path) -> dict[str, Any]:
+    return _read_versioned(
+        run_dir / "run.json", RUN_SCHEMA_VERSION, f"{run_dir} is not a run directory (no run.json)"
+    )
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    return _read_versioned(
+        run_dir / "summary.json",
+        SUMMARY_SCHEMA_VERSION,
+        f"{run_dir} has no summary.json (an incomplete run?)",
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from harness.shopapi.errors import ApiError, not_found
-from harness.shopapi.models import MAX_REVENUE_DAYS
+from harness.shopapi.models import MAX_REVENUE_DAYS, PAGE_SIZE
 
 SORTS = {
     "id": "id",
@@ -83,6 +83,31 @@ def revenue_days(rows: Iterable[Sequence[Any]], start: date, end: date) -> dict[
         )
         day += timedelta(days=1)
     return {"from": start.isoformat(), "to": end.isoformat(), "days": days}
+
+
+async def catalog_page(
+    conn: AsyncConnection[Any],
+    table: str,
+    category: str | None,
+    search: str | None,
+    page: int,
+    sort: str,
+) -> dict[str, Any]:
+    """A catalog page from ``table`` (the baseline's products, CQRS's product_catalog)."""
+    pattern = None if search is None else f"%{escape_like(search)}%"
+    cur = await conn.execute(
+        f"SELECT id, name, category, price_cents, stock FROM {table}"
+        " WHERE (%(category)s::text IS NULL OR category = %(category)s)"
+        "   AND (%(pattern)s::text IS NULL OR name ILIKE %(pattern)s ESCAPE '\\')"
+        f" ORDER BY {SORTS[sort]} LIMIT %(limit)s OFFSET %(offset)s",
+        {
+            "category": category,
+            "pattern": pattern,
+            "limit": PAGE_SIZE,
+            "offset": (page - 1) * PAGE_SIZE,
+        },
+    )
+    return {"products": [product_json(row) for row in await cur.fetchall()], "page": page}
 
 
 async def order_detail(conn: AsyncConnection[Any], order_id: int) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""`cqrs-bench ui`: the Locust web UI loads in headless Chromium and a swarm records requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from harness.run.summary import read_requests
+from tests.conftest import cluster_dirs
+from tests.shopdata import TINY
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1280,900",
+    "--virtual-time-budget=8000",
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_web_ui_loads_and_a_swarm_records_requests(session_home: Path, tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    env = {**os.environ, "CQRS_BENCH_HOME": str(session_home)}
+    ui = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "ui",
+            "--system",
+            "cqrs",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert ui.stdout is not None
+        info = json.loads(ui.stdout.readline())
+        page_dir = tmp_path / "chromium"
+        shot = tmp_path / "ui.png"
+        browser = subprocess.run(
+            [
+                CHROMIUM,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={page_dir}",
+                f"--screenshot={shot}",
+                info["ui"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert shot.exists(), browser.stderr[-2000:]
+        assert shot.stat().st_size > 10_000
+        console_errors = [
+            line
+            for line in browser.stderr.splitlines()
+            if "CONSOLE" in line
+            and ("Uncaught" in line or "ERROR" in line.upper().split("CONSOLE")[0])
+        ]
+        assert console_errors == []
+        dom = subprocess.run(
+            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={page_dir}", "--dump-dom", info["ui"]],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
+        assert "Locust" in dom
+
+        started = httpx.post(
+            f"{info['ui']}/swarm", data={"user_count": 5, "spawn_rate": 5}, timeout=10
+        )
+        assert started.json()["success"] is True
+        record_dir = Path(info["record_dir"])
+        deadline = time.monotonic() + 30
+        while True:
+            files = list(record_dir.glob("requests-*.csv"))
+            if files and len(read_requests(record_dir)) >= 20:
+                break
+            assert time.monotonic() < deadline, "the swarm recorded no requests"
+            time.sleep(0.5)
+        records = read_requests(record_dir)
+        assert "checkout" in set(records["name"])
+        children = psutil.Process(ui.pid).children(recursive=True)
+    finally:
+        ui.send_signal(signal.SIGINT)
+        ui.wait(timeout=60)
+        if ui.stdout is not None:
+            ui.stdout.close()
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == []
+    assert cluster_dirs(session_home) == []
+    assert TINY.orders > 0  # the session's tiny dataset stays cached for the other tests
