@@ -666,6 +666,42 @@ def ui_command(
     serve_ui(UiConfig(run=run, web_port=web_port, hold_seconds=hold_for, json_output=json_output))
 
 
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory (runs/<timestamp>-<profile>).")]
+
+
+@app.command("report")
+def report_command(run_dir: RunDirArg) -> None:
+    """Re-render report.html, report.md and plots/ from a run directory.
+
+    Example: cqrs-bench report runs/20261127T100000Z-smoke
+    """
+    from reports.render import render_report
+
+    written = render_report(run_dir)
+    human.print(f"wrote {written['html']} and {written['markdown']}", markup=False)
+
+
+@app.command("compare")
+def compare_command(
+    run_a: RunDirArg,
+    run_b: RunDirArg,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write the comparison as HTML here too.")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Two runs side by side: every metric, its change, and whether it exceeds the noise.
+
+    Example: cqrs-bench compare runs/A runs/B --html compare.html
+    """
+    from reports.compare import compare_runs, render_compare, write_compare_html
+
+    report = compare_runs(run_a, run_b)
+    if html_out is not None:
+        write_compare_html(report, html_out)
+    _output(report, json_output, render_compare)
+
+
 def _output(report: Any, json_output: bool, render: Callable[[Any], None]) -> None:
     """One JSON object on stdout, or the human rendering on stderr."""
     if json_output:

@@ -105,6 +105,10 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict[str, Any]]:
         summary = summarize_run(run_dir)
         _write_json(run_dir / "summary.json", summary)
         run_json["status"] = "complete"
+        _write_json(run_dir / "run.json", run_json)
+        from reports.render import render_report
+
+        render_report(run_dir)
         return run_dir, summary
     except BaseException:
         run_json["status"] = "incomplete"
@@ -132,11 +136,12 @@ def _run_system(
         assert stack.state is not None
         components = {name: pid for name, pid in stack.state.pids.items() if pid}
         databases = {name: c.endpoint.dsn for name, c in stack.clusters.items()}
+        seeded_orders = _last_order_id(databases[next(iter(databases))])
         detail = _drive(
             config, run_dir / system.value, plan, stack.url, stack, components, databases
         )
         if system is SystemKind.CQRS:
-            _dump_projection_lag(stack, run_dir / system.value)
+            _dump_projection_lag(stack, run_dir / system.value, seeded_orders)
         detail["dataset"] = stack.state.dataset
         detail["pids"] = stack.state.pids
         return detail
@@ -217,7 +222,13 @@ def _wait_projection_idle(stack: Stack) -> None:
     )
 
 
-def _dump_projection_lag(stack: Stack, directory: Path) -> None:
+def _last_order_id(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _dump_projection_lag(stack: Stack, directory: Path, after_order: int) -> None:
     """End-to-end lag of every order placed during the run: committed -> in the read model."""
     read = stack.clusters["read"].endpoint.dsn
     with contextlib.suppress(TimeoutWaiting):  # record what was applied, even if behind
@@ -227,9 +238,8 @@ def _dump_projection_lag(stack: Stack, directory: Path) -> None:
         rows = conn.execute(
             "SELECT extract(epoch FROM created_at), order_id,"
             " extract(epoch FROM projected_at - created_at) * 1000"
-            " FROM order_summaries"
-            " WHERE projected_at > (SELECT rebuilt_at FROM projector_checkpoint)"
-            " ORDER BY order_id"
+            " FROM order_summaries WHERE order_id > %s ORDER BY order_id",
+            (after_order,),
         ).fetchall()
         for ts, order_id, lag in rows:
             out.write(f"{float(ts):.6f},{order_id},{float(lag):.3f}\n")

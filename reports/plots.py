@@ -1,0 +1,271 @@
+"""The report's plots: every one titled, with units, a legend and the phases shaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from reports.data import RunData
+from scenarios.plan import PHASES
+
+COLORS = {"baseline": "#c0392b", "cqrs": "#2471a3"}
+PHASE_SHADES = {"steady": "#eafaf1", "storm": "#fdebd0", "recovery": "#eaf2f8"}
+REFERENCE = {  # the incident's story, for the headline panel
+    "checkout p99 (ms)": (800.0, 120.0),
+    "dashboard (ms)": (45_000.0, 80.0),
+    "write-DB CPU (%)": (99.0, 15.0),
+}
+
+
+def _color(system: str) -> str:
+    return COLORS.get(system, "#7d3c98")
+
+
+def shade_phases(ax: Axes, phases: dict[str, float]) -> None:
+    begin = 0.0
+    for phase in PHASES:
+        end = begin + phases[phase]
+        ax.axvspan(begin, end, color=PHASE_SHADES[phase], zorder=0)
+        ax.text(
+            (begin + end) / 2,
+            1.0,
+            phase,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="#555",
+        )
+        begin = end
+    ax.set_xlim(0, begin)
+    ax.set_xlabel("time since the run's start (s)")
+
+
+def _rolling_percentiles(frame: pd.DataFrame, window_s: float = 5.0) -> pd.DataFrame:
+    ordered = frame.sort_values("t")
+    times = ordered["t"].to_numpy()
+    latency = ordered["latency_us"].to_numpy() / 1000
+    if len(times) == 0:
+        return pd.DataFrame(columns=["t", "p50", "p95", "p99"])
+    grid = np.arange(max(times.min(), 0), times.max() + 1, 1.0)
+    rows = []
+    for point in grid:
+        inside = latency[(times > point - window_s) & (times <= point)]
+        if len(inside):
+            rows.append((point, *np.percentile(inside, [50, 95, 99])))
+    return pd.DataFrame(rows, columns=["t", "p50", "p95", "p99"])
+
+
+def latency_over_time(data: RunData, endpoint: str, title: str, log: bool) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    shade_phases(ax, data.phase_seconds)
+    for name, series in data.systems.items():
+        rows = series.requests[
+            (series.requests["name"] == endpoint) & (series.requests["kind"] != "dropped")
+        ]
+        rolled = _rolling_percentiles(rows)
+        if rolled.empty:
+            continue
+        color = _color(name)
+        ax.plot(rolled["t"], rolled["p50"], color=color, lw=1.2, ls=":", label=f"{name} p50")
+        ax.plot(rolled["t"], rolled["p95"], color=color, lw=1.2, ls="--", label=f"{name} p95")
+        ax.plot(rolled["t"], rolled["p99"], color=color, lw=2.0, label=f"{name} p99")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel("latency (ms, 5 s rolling window)")
+    ax.set_title(title, pad=18)
+    ax.legend(loc="upper left", fontsize=8, ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def cpu_over_time(data: RunData) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    shade_phases(ax, data.phase_seconds)
+    styles = {"db": "-", "write": "-", "read": "--", "app": ":", "projector": "-."}
+    for name, series in data.systems.items():
+        if series.resources is None:
+            continue
+        for component, rows in series.resources.groupby("component"):
+            if component not in styles:
+                continue
+            part = str(component)
+            label = f"{name} {part}" + (" (DB)" if part in ("db", "write", "read") else "")
+            ax.plot(
+                rows["t"],
+                rows["cpu_pct"],
+                color=_color(name),
+                ls=styles[str(component)],
+                label=label,
+            )
+    ax.set_ylabel("CPU (% of one core)")
+    ax.set_title(
+        "CPU per database cluster and app: the baseline's one DB vs CQRS write and read DBs", pad=18
+    )
+    ax.legend(loc="upper left", fontsize=8, ncols=3)
+    fig.tight_layout()
+    return fig
+
+
+def throughput_and_errors(data: RunData) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    shade_phases(ax, data.phase_seconds)
+    for name, series in data.systems.items():
+        checkouts = series.requests[series.requests["name"] == "checkout"]
+        seconds = np.floor(checkouts["t"]).astype(int)
+        ok = checkouts[checkouts["ok"] == 1].groupby(seconds[checkouts["ok"] == 1]).size()
+        failed = checkouts[checkouts["ok"] == 0].groupby(seconds[checkouts["ok"] == 0]).size()
+        ax.plot(ok.index, ok.to_numpy(), color=_color(name), label=f"{name} checkouts ok /s")
+        if len(failed):
+            ax.bar(
+                failed.index,
+                failed.to_numpy(),
+                color=_color(name),
+                alpha=0.5,
+                label=f"{name} failed (timeouts, errors) /s",
+            )
+    ax.set_ylabel("requests per second")
+    ax.set_title("Checkout throughput and errors", pad=18)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def projection_lag(data: RunData) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    shade_phases(ax, data.phase_seconds)
+    drawn = False
+    for name, series in data.systems.items():
+        if series.lag is None:
+            continue
+        ax.scatter(
+            series.lag["t"],
+            series.lag["lag_ms"],
+            s=3,
+            color=_color(name),
+            alpha=0.4,
+            label=f"{name}: each order, commit -> read model",
+        )
+        drawn = True
+    if not drawn:
+        ax.text(0.5, 0.5, "no projection in this run", transform=ax.transAxes, ha="center")
+    ax.set_ylabel("projection lag (ms)")
+    ax.set_title("Projection lag (CQRS): order committed -> visible in the read model", pad=18)
+    if drawn:
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def latency_cdf(data: RunData) -> Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, endpoint in zip(axes, ("checkout", "dashboard_customers"), strict=True):
+        for name, series in data.systems.items():
+            rows = series.requests[
+                (series.requests["name"] == endpoint) & (series.requests["kind"] != "dropped")
+            ]
+            if rows.empty:
+                continue
+            values = np.sort(rows["latency_us"].to_numpy() / 1000)
+            ax.plot(
+                values, np.arange(1, len(values) + 1) / len(values), color=_color(name), label=name
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale)")
+        ax.set_ylabel("share of requests at or below")
+        ax.set_title(f"{endpoint}: latency distribution, whole run")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def headline(data: RunData) -> Figure:
+    measured = headline_numbers(data.summary)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+    for ax, (label, (ref_before, ref_after)) in zip(axes, REFERENCE.items(), strict=True):
+        before, after = measured.get(label, (None, None))
+        bars = [ref_before, ref_after, before or 0, after or 0]
+        colors = ["#bbb", "#ddd", COLORS["baseline"], COLORS["cqrs"]]
+        ax.bar(
+            ["story\nbefore", "story\nafter", "measured\nbaseline", "measured\ncqrs"],
+            bars,
+            color=colors,
+        )
+        ax.set_yscale("log" if "ms" in label else "linear")
+        ax.set_title(label, fontsize=10)
+        for i, value in enumerate(bars):
+            ax.text(i, value, f"{value:,.0f}", ha="center", va="bottom", fontsize=8)
+    fig.suptitle("Storm phase: measured here vs the reference story (grey)")
+    fig.tight_layout()
+    return fig
+
+
+def headline_numbers(summary: dict[str, object]) -> dict[str, tuple[float | None, float | None]]:
+    systems = summary.get("systems", {})
+    assert isinstance(systems, dict)
+
+    def endpoint(system: str, name: str, metric: str) -> float | None:
+        entry = systems.get(system, {}).get("phases", {}).get("storm", {})
+        value = entry.get("endpoints", {}).get(name, {}).get(metric)
+        return None if value is None else float(value)
+
+    def cpu(system: str, component: str) -> float | None:
+        entry = systems.get(system, {}).get("phases", {}).get("storm", {})
+        value = entry.get("cpu_pct", {}).get(component, {}).get("mean")
+        return None if value is None else float(value)
+
+    return {
+        "checkout p99 (ms)": (
+            endpoint("baseline", "checkout", "p99_ms"),
+            endpoint("cqrs", "checkout", "p99_ms"),
+        ),
+        "dashboard (ms)": (
+            endpoint("baseline", "dashboard_customers", "p50_ms"),
+            endpoint("cqrs", "dashboard_customers", "p50_ms"),
+        ),
+        "write-DB CPU (%)": (cpu("baseline", "db"), cpu("cqrs", "write")),
+    }
+
+
+PLOTS: dict[str, tuple[str, Callable[[RunData], Figure]]] = {
+    "headline": ("Headline: measured vs the reference story", headline),
+    "checkout_latency": (
+        "Checkout latency over time",
+        lambda d: latency_over_time(
+            d, "checkout", "Checkout latency (from each arrival's scheduled start)", False
+        ),
+    ),
+    "dashboard_latency": (
+        "CEO dashboard latency over time",
+        lambda d: latency_over_time(
+            d, "dashboard_customers", "CEO dashboard latency (log scale)", True
+        ),
+    ),
+    "cpu": ("Database and app CPU over time", cpu_over_time),
+    "throughput": ("Checkout throughput and errors", throughput_and_errors),
+    "projection_lag": ("Projection lag", projection_lag),
+    "latency_cdf": ("Latency distributions", latency_cdf),
+}
+
+
+def render_plots(data: RunData, directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, (_, make) in PLOTS.items():
+        fig = make(data)
+        path = directory / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written[name] = path
+    return written

@@ -1,0 +1,144 @@
+"""The report and compare, rendered from a small run directory committed as a fixture."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.compare import compare_runs
+from reports.plots import PLOTS
+from reports.render import headline_rows, render_report
+from tests.conftest import run_cli
+from tests.test_ui import CHROMIUM, CHROMIUM_FLAGS
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run-smoke"
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "run-smoke"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def test_report_carries_the_summary_numbers_and_every_plot(run_dir: Path) -> None:
+    written = render_report(run_dir)
+    page = written["html"].read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    storm = summary["systems"]["baseline"]["phases"]["storm"]["endpoints"]["checkout"]
+    for row in headline_rows(summary):
+        assert f"<td>{row[1]}</td><td>{row[2]}</td>" in page
+    assert f"{storm['p50_ms']:,.1f} / {storm['p99_ms']:,.1f}" in page
+    for key, value in summary["ratios"].items():
+        assert f"<td>{key}</td><td>{value:g}</td>" in page
+    assert page.count('src="data:image/png;base64,') == len(PLOTS)
+    for name in PLOTS:
+        assert (run_dir / "plots" / f"{name}.png").stat().st_size > 5_000
+    # self-contained: nothing fetched from anywhere
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<script" not in page
+    assert "<link" not in page
+    assert "url(" not in page
+    order = [
+        page.index(h)
+        for h in ("Headline", "Per system and phase", "Plots", "Configuration", "Caveats")
+    ]
+    assert order == sorted(order)
+
+
+def test_markdown_report_links_the_plots(run_dir: Path) -> None:
+    render_report(run_dir)
+    markdown = (run_dir / "report.md").read_text()
+    for name in PLOTS:
+        assert f"(plots/{name}.png)" in markdown
+    assert "| storm phase | baseline | cqrs |" in markdown
+
+
+def test_invalid_runs_say_so_first(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["valid"] = False
+    summary["invalid_reasons"] = ["baseline/storm: the load generator used 97% of a core"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    page = render_report(run_dir)["html"].read_text()
+    assert page.index("RUN INVALID") < page.index("Headline")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_report_opens_in_headless_chromium_without_console_errors(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    assert CHROMIUM is not None
+    html_path = render_report(run_dir)["html"]
+    shot = tmp_path / "report.png"
+    browser = subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            html_path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.exists(), browser.stderr[-2000:]
+    assert shot.stat().st_size > 20_000
+    console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+
+
+def test_report_command_and_broken_run_directories(run_dir: Path, bench_home: Path) -> None:
+    assert run_cli(bench_home, "report", str(run_dir)).returncode == 0
+    summary_path = run_dir / "summary.json"
+    summary_path.write_text(summary_path.read_text()[:200])
+    truncated = run_cli(bench_home, "report", str(run_dir))
+    assert truncated.returncode == 2
+    assert "truncated or damaged" in truncated.stderr
+    summary_path.write_text(json.dumps({"schema_version": 7}))
+    unknown = run_cli(bench_home, "report", str(run_dir))
+    assert unknown.returncode == 2
+    assert "schema version 7" in unknown.stderr
+    (run_dir / "run.json").unlink()
+    assert "no run.json" in run_cli(bench_home, "report", str(run_dir)).stderr
+
+
+def test_compare_a_run_with_itself_and_with_a_slower_one(run_dir: Path, tmp_path: Path) -> None:
+    same = compare_runs(run_dir, run_dir)
+    checkout = {r["metric"]: r for r in same["metrics"]}["baseline.steady.checkout.p99_ms"]
+    assert checkout["change"] == 0
+    assert checkout["beyond_noise"] is False
+
+    slower = tmp_path / "slower"
+    shutil.copytree(run_dir, slower)
+    for requests in (slower / "cqrs").glob("requests-*.csv"):
+        frame = pd.read_csv(requests, dtype={"kind": "string"})
+        frame.loc[frame["name"] == "checkout", "latency_us"] *= 3
+        frame.to_csv(requests, index=False)
+    summary = json.loads((slower / "summary.json").read_text())
+    for phase in summary["systems"]["cqrs"]["phases"].values():
+        for metric in ("p50_ms", "p95_ms", "p99_ms"):
+            phase["endpoints"]["checkout"][metric] *= 3
+    (slower / "summary.json").write_text(json.dumps(summary))
+    report = compare_runs(run_dir, slower)
+    rows = {r["metric"]: r for r in report["metrics"]}
+    assert rows["cqrs.storm.checkout.p50_ms"]["change"] == pytest.approx(2.0)
+    assert rows["cqrs.storm.checkout.p50_ms"]["beyond_noise"] is True
+    assert rows["baseline.storm.checkout.p50_ms"]["beyond_noise"] is False
+
+
+def test_compare_command_writes_html(run_dir: Path, bench_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "compare.html"
+    result = run_cli(
+        bench_home, "compare", str(run_dir), str(run_dir), "--html", str(out), "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.json()["metrics"]
+    assert "beyond noise" in out.read_text()
