@@ -702,6 +702,47 @@ def compare_command(
     _output(report, json_output, render_compare)
 
 
+@app.command("gate")
+def gate_command(
+    run_dir: RunDirArg,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Gates file (TOML) [default: the built-in one].")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="A saved run to check for regressions against."),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")
+    ] = None,
+    allow_invalid: Annotated[
+        bool, typer.Option("--allow-invalid", help="Do not fail a run marked invalid.")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check a run against thresholds, ratios and a baseline run; exit 1 when any fails.
+
+    Example: cqrs-bench gate runs/latest --junit gates.xml --baseline runs/main
+    """
+    from harness.gates.evaluate import DEFAULT_GATES, GateConfig, render_gates, run_gates
+
+    result = run_gates(
+        GateConfig(
+            run_dir=run_dir,
+            gates_file=config or DEFAULT_GATES,
+            baseline_run=baseline,
+            junit=junit,
+            markdown=markdown,
+            allow_invalid=allow_invalid,
+        )
+    )
+    _output(result, json_output, render_gates)
+    if not result["passed"]:
+        failed = [rule["name"] for rule in result["rules"] if not rule["passed"]]
+        raise CheckFailed(f"{len(failed)} gate(s) failed: {'; '.join(failed)}")
+
+
 def _output(report: Any, json_output: bool, render: Callable[[Any], None]) -> None:
     """One JSON object on stdout, or the human rendering on stderr."""
     if json_output:

@@ -1,0 +1,1 @@
+"""Performance gates: rules over summary.json that turn a run into pass or fail."""
