@@ -195,6 +195,8 @@ class CheckoutDriver(ShopClient):
 
     fixed_count = 1
     wait_time = constant_pacing(0)
+    # one connection per arrival in flight, so the client pool never queues them
+    concurrency = PLAN.max_in_flight
 
     @task
     def drive(self) -> None:
