@@ -7,7 +7,6 @@ model out of one (``COPY (query) TO STDOUT``) and into the other.
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -396,12 +395,6 @@ def verify(write_dsn: str, read_dsn: str, *, limit: int = 100) -> dict[str, Any]
         "models": per_model,
         "dead_letters": int(dead[0]) if dead else 0,
     }
-
-
-def batched(iterable: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    iterator = iter(iterable)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 def pending_events(write_dsn: str, read_dsn: str) -> int:
