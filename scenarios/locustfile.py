@@ -86,6 +86,7 @@ def _on_request(
     finished = sent + response_time / 1000
     scheduled = (context or {}).get("scheduled")
     began = scheduled if scheduled is not None else sent
+    dispatched = (context or {}).get("dispatched", sent)
     status = int(getattr(response, "status_code", 0) or 0)
     ok = exception is None and 200 <= status < 400
     kind = "" if ok else error_kind(status, exception)
@@ -97,8 +98,12 @@ def _on_request(
         ok=ok,
         kind=kind,
         status=status,
-        lag_us=int((sent - began) * 1_000_000),
+        lag_us=int((dispatched - began) * 1_000_000),
     )
+
+
+class ClientTimeout(Exception):
+    """The whole request took longer than the client waits."""
 
 
 class ShopClient(FastHttpUser):
@@ -109,6 +114,41 @@ class ShopClient(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random(PLAN.seed + id(self) % 10_000)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        context: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One request that fails as a client timeout after ``timeout_s`` in all.
+
+        geventhttpclient's timeouts apply per socket operation, so a request
+        could otherwise hang on for several of them; a shopper gives up after
+        the whole wait, and so does this.
+        """
+        context = {"dispatched": time.time(), **(context or {})}
+        try:
+            with gevent.Timeout(
+                PLAN.timeout_s, ClientTimeout(f"no answer within {PLAN.timeout_s:g} s")
+            ):
+                return self.client.request(method, path, name=name, context=context, **kwargs)
+        except ClientTimeout as exc:
+            # raised outside the session's own error handling: record it here
+            events.request.fire(
+                request_type=method,
+                name=name,
+                response_time=(time.time() - context["dispatched"]) * 1000,
+                response_length=0,
+                response=None,
+                context=context,
+                exception=exc,
+                start_time=context["dispatched"],
+                url=path,
+            )
+            return None
 
     def finished(self) -> bool:
         """After the last phase users send nothing, so nothing is in flight when Locust stops."""
@@ -132,37 +172,39 @@ class Shopper(ShopClient):
         if self.finished():
             return
         page = self.rng.randint(1, max(1, PLAN.products // 20))
-        self.client.get(f"/products?page={page}&sort={self.rng.choice(SORTS)}", name="product_list")
+        self.call(
+            "GET", f"/products?page={page}&sort={self.rng.choice(SORTS)}", name="product_list"
+        )
 
     @task(PLAN.weights.get("search", 0))
     def search(self) -> None:
         if self.finished():
             return
-        self.client.get(f"/products?search={self.rng.choice(SEARCH_WORDS)}", name="product_list")
+        self.call("GET", f"/products?search={self.rng.choice(SEARCH_WORDS)}", name="product_list")
 
     @task(PLAN.weights.get("product_page", 0))
     def product_page(self) -> None:
         if self.finished():
             return
-        self.client.get(f"/products/{skewed_id(self.rng, PRODUCT_CDF)}", name="product_page")
+        self.call("GET", f"/products/{skewed_id(self.rng, PRODUCT_CDF)}", name="product_page")
 
     @task(PLAN.weights.get("my_orders", 0))
     def my_orders(self) -> None:
         if self.finished():
             return
-        self.client.get(f"/users/{skewed_id(self.rng, USER_CDF)}/orders", name="my_orders")
+        self.call("GET", f"/users/{skewed_id(self.rng, USER_CDF)}/orders", name="my_orders")
 
     @task(PLAN.weights.get("order_status", 0))
     def order_status(self) -> None:
         if self.finished():
             return
-        self.client.get(f"/orders/{self.rng.randint(1, PLAN.orders)}", name="order_status")
+        self.call("GET", f"/orders/{self.rng.randint(1, PLAN.orders)}", name="order_status")
 
     @task(PLAN.weights.get("checkout", 0))
     def checkout(self) -> None:
         if self.finished():
             return
-        self.client.post("/checkout", json=self.checkout_body(), name="checkout")
+        self.call("POST", "/checkout", json=self.checkout_body(), name="checkout")
 
 
 class Admin(ShopClient):
@@ -174,14 +216,16 @@ class Admin(ShopClient):
     @task(3)
     def dashboard(self) -> None:
         if CLOCK.phase() == "storm":
-            self.client.get(
-                f"/dashboard/customers?limit={PLAN.dashboard_limit}", name="dashboard_customers"
+            self.call(
+                "GET",
+                f"/dashboard/customers?limit={PLAN.dashboard_limit}",
+                name="dashboard_customers",
             )
 
     @task(1)
     def revenue(self) -> None:
         if CLOCK.phase() == "storm":
-            self.client.get("/dashboard/revenue", name="dashboard_revenue")
+            self.call("GET", "/dashboard/revenue", name="dashboard_revenue")
 
 
 class CheckoutDriver(ShopClient):
@@ -232,15 +276,16 @@ class CheckoutDriver(ShopClient):
         gevent.sleep(PLAN.total_seconds)  # nothing more to send; the shape ends the test
 
     def _arrival(self, scheduled: float) -> None:
-        response = self.client.post(
+        response = self.call(
+            "POST",
             "/checkout",
-            json=self.checkout_body(),
             name="checkout",
             context={"scheduled": scheduled},
+            json=self.checkout_body(),
         )
         if getattr(response, "status_code", 0) == 200:
             order_id = response.json()["order_id"]
-            self.client.get(f"/orders/{order_id}", name="order_status")
+            self.call("GET", f"/orders/{order_id}", name="order_status")
 
 
 class BlackFriday(LoadTestShape):

@@ -31,6 +31,7 @@ class StallingShop(BaseHTTPRequestHandler):
 
     first_request: float | None = None
     orders = 0
+    trickle = False  # during the stall, send the body slowly instead of waiting
     lock = threading.Lock()
 
     def log_message(self, *args: object) -> None:
@@ -53,9 +54,26 @@ class StallingShop(BaseHTTPRequestHandler):
             StallingShop.orders += 1
             order_id = StallingShop.orders
         since = now - StallingShop.first_request
-        if STALL_AFTER_S <= since < STALL_AFTER_S + STALL_FOR_S:
+        stalled = STALL_AFTER_S <= since < STALL_AFTER_S + STALL_FOR_S
+        if stalled and StallingShop.trickle:
+            self._trickle({"order_id": order_id, "status": "paid"})
+            return
+        if stalled:
             time.sleep(STALL_DELAY_S)
         self._reply({"order_id": order_id, "status": "paid"})
+
+    def _trickle(self, body: dict[str, object]) -> None:
+        """Every socket read succeeds quickly, yet the whole answer takes 1.8 s."""
+        data = json.dumps(body).encode().ljust(30)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.flush()
+        for start in range(0, len(data), 10):
+            time.sleep(0.6)
+            self.wfile.write(data[start : start + 10])
+            self.wfile.flush()
 
     def do_GET(self) -> None:
         self._reply({"order_id": 1})
@@ -65,6 +83,7 @@ class StallingShop(BaseHTTPRequestHandler):
 def stalling_server() -> Iterator[str]:
     StallingShop.first_request = None
     StallingShop.orders = 0
+    StallingShop.trickle = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), StallingShop)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -143,3 +162,27 @@ def test_records_match_what_locust_counted(stalling_server: str, tmp_path: Path)
     # admins only ask for reports during the storm
     reports = served[served["name"].isin(["dashboard_customers", "dashboard_revenue"])]
     assert set(reports["phase"]) == {"storm"}
+
+
+def test_a_request_longer_than_the_client_timeout_fails_as_a_timeout(
+    stalling_server: str, tmp_path: Path
+) -> None:
+    StallingShop.trickle = True
+    plan = LoadPlan(
+        phase_seconds={"steady": 2, "storm": 2, "recovery": 1},
+        checkout_rate=10,
+        arrival="fixed",
+        timeout_s=1.0,  # each read of a trickled answer takes 0.6 s, the whole 1.8 s
+        shoppers=0,
+        admins=0,
+        record_dir=str(tmp_path),
+    )
+    run_locust(stalling_server, plan, tmp_path)
+    records = read_requests(tmp_path)
+    checkouts = records[records["name"] == "checkout"]
+    timeouts = checkouts[checkouts["kind"] == "timeout"]
+    assert len(timeouts) >= 5
+    assert (timeouts["ok"] == 0).all()
+    # the whole request is bounded by the client timeout, not each socket operation
+    assert timeouts["latency_us"].max() < 1_400_000
+    assert timeouts["latency_us"].min() >= 950_000
