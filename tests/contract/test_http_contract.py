@@ -40,6 +40,14 @@ def stocked_product(shop: Shop, stock: int = 1_000) -> int:
     return int(pid)  # type: ignore[call-overload]
 
 
+def two_products(shop: Shop) -> tuple[int, int]:
+    """Two different products, at random."""
+    first, second = (
+        int(r[0]) for r in shop.sql("SELECT id FROM products ORDER BY random() LIMIT 2")
+    )  # type: ignore[call-overload]
+    return first, second
+
+
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = response.json()
@@ -57,10 +65,8 @@ def test_health_and_openapi_document_every_endpoint(shop: Shop) -> None:
 
 
 def test_checkout_writes_one_order_with_database_prices(shop: Shop) -> None:
-    a, b = sorted({stocked_product(shop), stocked_product(shop)})
-    if a == b:
-        b = a + 1 if a < 60 else a - 1
-        shop.sql("UPDATE products SET stock = 1000 WHERE id = %s", (b,))
+    a, b = sorted(two_products(shop))
+    shop.sql("UPDATE products SET stock = 1000 WHERE id IN (%s, %s)", (a, b))
     prices = dict(shop.sql("SELECT id, price_cents FROM products WHERE id IN (%s, %s)", (a, b)))
     stock_before = dict(shop.sql("SELECT id, stock FROM products WHERE id IN (%s, %s)", (a, b)))
     response = shop.client.post(
@@ -134,10 +140,9 @@ def test_refused_checkouts_write_nothing(
 
 
 def test_insufficient_stock_is_409_and_writes_nothing(shop: Shop) -> None:
-    plenty = stocked_product(shop, 100)
-    scarce = stocked_product(shop, 2)
-    if scarce == plenty:
-        pytest.skip("drew the same product twice")
+    plenty, scarce = two_products(shop)
+    shop.sql("UPDATE products SET stock = 100 WHERE id = %s", (plenty,))
+    shop.sql("UPDATE products SET stock = 2 WHERE id = %s", (scarce,))
     before = shop.footprint()
     response = shop.client.post(
         "/checkout",
