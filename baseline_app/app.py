@@ -19,7 +19,7 @@ from harness.shopapi.checkout import checkout
 from harness.shopapi.models import CheckoutRequest
 from harness.shopapi.routes import build_app
 from harness.shopapi.server import open_pool, pool_metrics
-from harness.shopapi.views import order_detail, revenue_window
+from harness.shopapi.views import order_detail, revenue_window, utc_today
 
 
 class BaselineBackend:
@@ -71,7 +71,7 @@ class BaselineBackend:
 
     async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
         async with self.pool.connection() as conn:
-            first, last = revenue_window(start, end, await queries.today(conn))
+            first, last = revenue_window(start, end, await utc_today(conn))
             return await queries.daily_revenue(conn, first, last)
 
     async def metrics(self) -> dict[str, Any]:

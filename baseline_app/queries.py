@@ -109,9 +109,3 @@ async def daily_revenue(conn: AsyncConnection[Any], start: date, end: date) -> d
         (start, end, list(REVENUE_STATUSES)),
     )
     return revenue_days(await cur.fetchall(), start, end)
-
-
-async def today(conn: AsyncConnection[Any]) -> date:
-    row = await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
-    assert row is not None
-    return row[0]  # type: ignore[no-any-return]

@@ -25,7 +25,7 @@ from harness.shopapi.checkout import checkout
 from harness.shopapi.models import CheckoutRequest
 from harness.shopapi.routes import build_app
 from harness.shopapi.server import open_pool, pool_metrics
-from harness.shopapi.views import order_detail, revenue_window
+from harness.shopapi.views import order_detail, revenue_window, utc_today
 
 METRICS_TIMEOUT_S = 1.0
 
@@ -91,9 +91,7 @@ class CqrsBackend:
 
     async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
         async with self.read.connection() as conn:
-            today = await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
-            assert today is not None
-            first, last = revenue_window(start, end, today[0])
+            first, last = revenue_window(start, end, await utc_today(conn))
             return await queries.daily_revenue(conn, first, last)
 
     async def metrics(self) -> dict[str, Any]:

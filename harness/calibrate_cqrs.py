@@ -18,9 +18,8 @@ import httpx
 import numpy as np
 import psycopg
 
-from cqrs_app.readmodels import pending_events
+from cqrs_app.readmodels import wait_caught_up
 from harness.calibrate_checkout import drive_app, percentiles
-from harness.polling import wait_until
 from harness.providers import ProviderConfig, ProviderKind
 from harness.seed.spec import DatasetSpec
 from harness.stack import Stack, StackConfig, SystemKind
@@ -86,7 +85,7 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
             row = conn.execute("SELECT max(id) FROM orders").fetchone()
         last_order = int(row[0]) if row and row[0] else 0
         checkout = asyncio.run(drive_app(stack.url, config.spec, config.rate, config.seconds))
-        wait_until(lambda: pending_events(write, read) == 0, timeout=60, what="catch-up")
+        wait_caught_up(write, read, timeout=60, what="catch-up")
         lags = projection_lags(read, last_order)
 
         dashboard = asyncio.run(dashboard_latencies(stack.url, config.dashboard_requests))
@@ -104,7 +103,7 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         started = time.perf_counter()
         projector = stack.projector_service().start()
         try:
-            wait_until(lambda: pending_events(write, read) == 0, timeout=300, what="the backlog")
+            wait_caught_up(write, read, timeout=300, what="the backlog")
             catch_up_s = time.perf_counter() - started
         finally:
             projector.stop()

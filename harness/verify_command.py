@@ -9,7 +9,6 @@ from typing import Any
 import psycopg
 
 from harness.errors import BadInput, EnvironmentProblem
-from harness.polling import wait_until
 from harness.stack import SystemKind, running_stacks
 
 
@@ -39,16 +38,11 @@ def resolve_dsns(target: ReadModelTarget) -> tuple[str, str]:
 
 def verify_read_models(target: ReadModelTarget) -> dict[str, Any]:
     """Wait for the projector to catch up, then compare every read model row by row."""
-    from cqrs_app.readmodels import pending_events, verify
+    from cqrs_app.readmodels import verify, wait_caught_up
 
     write_dsn, read_dsn = resolve_dsns(target)
     try:
-        wait_until(
-            lambda: pending_events(write_dsn, read_dsn) == 0,
-            timeout=target.catch_up_timeout_s,
-            what="the projector to apply every outbox event",
-            interval=0.1,
-        )
+        wait_caught_up(write_dsn, read_dsn, timeout=target.catch_up_timeout_s)
         return verify(write_dsn, read_dsn)
     except psycopg.OperationalError as exc:
         raise EnvironmentProblem(f"cannot reach the cqrs databases: {exc}") from None

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cqrs_app.readmodels import MODELS, pending_events, rebuild, verify
+from cqrs_app.readmodels import MODELS, pending_events, rebuild, verify, wait_caught_up
 from harness.apps import PythonService
 from harness.polling import TimeoutWaiting, wait_until
 from harness.providers import ProviderConfig, ProviderKind
@@ -47,11 +47,7 @@ def dsns(stack: Stack) -> tuple[str, str]:
 
 
 def caught_up(stack: Stack, timeout: float = 30) -> float:
-    started = time.monotonic()
-    wait_until(
-        lambda: pending_events(*dsns(stack)) == 0, timeout=timeout, what="catch-up", interval=0.05
-    )
-    return time.monotonic() - started
+    return wait_caught_up(*dsns(stack), timeout=timeout, what="catch-up", interval=0.05)
 
 
 class CheckoutStream:

@@ -213,13 +213,10 @@ def _warm_up(url: str, plan: LoadPlan) -> None:
 
 
 def _wait_projection_idle(stack: Stack) -> None:
-    from cqrs_app.readmodels import pending_events
-    from harness.polling import wait_until
+    from cqrs_app.readmodels import wait_caught_up
 
     write, read = stack.clusters["write"].endpoint.dsn, stack.clusters["read"].endpoint.dsn
-    wait_until(
-        lambda: pending_events(write, read) == 0, timeout=60, what="the projector to go idle"
-    )
+    wait_caught_up(write, read, timeout=60, what="the projector to go idle")
 
 
 def _last_order_id(dsn: str) -> int:

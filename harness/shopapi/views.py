@@ -56,6 +56,14 @@ def customer_json(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+async def utc_today(conn: AsyncConnection[Any]) -> date:
+    """Today as the database sees it, in UTC (its clock, not the app's)."""
+    row = await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
+    assert row is not None
+    today: date = row[0]
+    return today
+
+
 def revenue_window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     end = end or today
     start = start or end - timedelta(days=29)
