@@ -1,4 +1,4 @@
 from baseline_app.app import create_app
-from harness.shopapi.server import serve
+from shop.server import serve
 
 serve(create_app, "cqrs-bench baseline shop (one database, one pool)")

@@ -15,11 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from baseline_app import queries
 from baseline_app.settings import Settings
-from harness.shopapi.checkout import checkout
-from harness.shopapi.models import CheckoutRequest
-from harness.shopapi.routes import build_app
-from harness.shopapi.server import open_pool, pool_metrics
-from harness.shopapi.views import order_detail, revenue_window, utc_today
+from shop.checkout import checkout
+from shop.models import CheckoutRequest
+from shop.routes import build_app
+from shop.server import open_pool, pool_metrics
+from shop.views import order_detail, revenue_window, utc_today
 
 
 class BaselineBackend:

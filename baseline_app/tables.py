@@ -1,6 +1,6 @@
 """baseline_app's tables: the shared normalized schema, nothing else."""
 
-from harness.schema import (
+from shop.schema import (
     idempotency_keys,
     metadata,
     order_items,

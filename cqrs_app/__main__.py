@@ -1,4 +1,4 @@
 from cqrs_app.app import create_app
-from harness.shopapi.server import serve
+from shop.server import serve
 
 serve(create_app, "cqrs-bench CQRS shop (write database + read database)")

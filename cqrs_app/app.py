@@ -21,11 +21,11 @@ from cqrs_app import queries
 from cqrs_app.commands import write_outbox
 from cqrs_app.projector import NOTIFY_CHANNEL
 from cqrs_app.settings import Settings
-from harness.shopapi.checkout import checkout
-from harness.shopapi.models import CheckoutRequest
-from harness.shopapi.routes import build_app
-from harness.shopapi.server import open_pool, pool_metrics
-from harness.shopapi.views import order_detail, revenue_window, utc_today
+from shop.checkout import checkout
+from shop.models import CheckoutRequest
+from shop.routes import build_app
+from shop.server import open_pool, pool_metrics
+from shop.views import order_detail, revenue_window, utc_today
 
 METRICS_TIMEOUT_S = 1.0
 

@@ -8,7 +8,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from cqrs_app.events import ORDER_PLACED, order_placed
-from harness.shopapi.checkout import PlacedOrder
+from shop.checkout import PlacedOrder
 
 
 async def write_outbox(conn: AsyncConnection[Any], order: PlacedOrder) -> dict[str, Any]:

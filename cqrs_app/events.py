@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from harness.shopapi.checkout import PlacedOrder
+from shop.checkout import PlacedOrder
 
 ORDER_PLACED = "OrderPlaced"
 EVENT_VERSION = 1

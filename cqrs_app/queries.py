@@ -7,8 +7,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from harness.shopapi.errors import not_found
-from harness.shopapi.views import (
+from shop.errors import not_found
+from shop.views import (
     catalog_page,
     customer_json,
     iso,

@@ -7,7 +7,6 @@ model out of one (``COPY (query) TO STDOUT``) and into the other.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,7 @@ import psycopg
 
 from cqrs_app.events import OrderPlaced, business_values_sql
 from cqrs_app.tables import OUTBOX_DDL, projector_checkpoint, read_side_ddl
-from harness.polling import wait_until
-from harness.shopapi.views import REVENUE_STATUSES
+from shop.views import REVENUE_STATUSES
 
 _REVENUE = ", ".join(f"'{status}'" for status in REVENUE_STATUSES)
 CATEGORY_SEPARATOR = "\x1f"
@@ -397,25 +395,6 @@ def verify(write_dsn: str, read_dsn: str, *, limit: int = 100) -> dict[str, Any]
         "models": per_model,
         "dead_letters": int(dead[0]) if dead else 0,
     }
-
-
-def wait_caught_up(
-    write_dsn: str,
-    read_dsn: str,
-    *,
-    timeout: float,
-    what: str = "the projector to apply every outbox event",
-    interval: float = 0.1,
-) -> float:
-    """Wait until no outbox event is left to apply; returns the seconds it took."""
-    started = time.monotonic()
-    wait_until(
-        lambda: pending_events(write_dsn, read_dsn) == 0,
-        timeout=timeout,
-        what=what,
-        interval=interval,
-    )
-    return time.monotonic() - started
 
 
 def pending_events(write_dsn: str, read_dsn: str) -> int:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from harness.schema import (
+from shop.schema import (
     idempotency_keys,
     order_items,
     orders,

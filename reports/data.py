@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import BadInput
-from harness.run.summary import read_requests, read_run_json, read_summary
+from harness.core.errors import BadInput
+from harness.results.summarize import read_requests, read_run_json, read_summary
 
 
 @dataclass

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.housekeeping import clean_up_after_dead_runs
-from harness.paths import clusters_dir
-from harness.pgsettings import BENCHMARK_SETTINGS
+from harness.core.paths import clusters_dir
 from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalProvider, reap_orphans
+from harness.providers.settings import BENCHMARK_SETTINGS
+from harness.stack.housekeeping import clean_up_after_dead_runs
 
 
 def _reachable_home(prefix: str) -> Iterator[Path]:

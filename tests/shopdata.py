@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from harness.schema import SEEDED_TABLES
 from harness.seed.spec import DatasetSpec
+from shop.schema import SEEDED_TABLES
 
 TINY = DatasetSpec(users=300, products=60, orders=3_000, seed=7)
 TINY_ARGS = (

@@ -17,12 +17,13 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from cqrs_app.readmodels import MODELS, pending_events, rebuild, verify, wait_caught_up
-from harness.apps import PythonService
-from harness.polling import TimeoutWaiting, wait_until
+from cqrs_app.readmodels import MODELS, pending_events, rebuild, verify
+from harness.core.polling import TimeoutWaiting, wait_until
 from harness.providers import ProviderConfig, ProviderKind
 from harness.providers.local import LocalCluster
-from harness.stack import Stack, StackConfig, SystemKind
+from harness.stack.readmodels import wait_caught_up
+from harness.stack.services import PythonService
+from harness.stack.stacks import Stack, StackConfig, SystemKind
 from tests.conftest import run_cli
 from tests.shopdata import TINY, scalar
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness.errors import BadInput
-from harness.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
+from harness.core.errors import BadInput
+from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
 from tests.conftest import run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run-smoke"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.results.summarize import read_requests
 from harness.run.orchestrate import locust_args
-from harness.run.summary import read_requests
 from scenarios.plan import PLAN_ENV, LoadPlan
 
 pytestmark = pytest.mark.slow

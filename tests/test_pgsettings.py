@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import BadInput
-from harness.pgsettings import BENCHMARK_SETTINGS, merged, parse_setting, parse_settings
+from harness.core.errors import BadInput
+from harness.providers.settings import BENCHMARK_SETTINGS, merged, parse_setting, parse_settings
 
 
 def test_parse_setting_normalizes() -> None:

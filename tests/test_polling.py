@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from harness.errors import EnvironmentProblem, ExitCode
-from harness.polling import TimeoutWaiting, wait_until
+from harness.core.errors import EnvironmentProblem, ExitCode
+from harness.core.polling import TimeoutWaiting, wait_until
 
 
 def test_returns_first_value_that_is_not_none_or_false() -> None:

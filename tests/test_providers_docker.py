@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness.errors import EnvironmentProblem
+from harness.core.errors import EnvironmentProblem
 from harness.providers.docker import (
     DockerCluster,
     DockerProvider,

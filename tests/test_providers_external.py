@@ -5,9 +5,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness.errors import BadInput, EnvironmentProblem
+from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.ports import free_port
 from harness.providers.external import ExternalProvider, endpoint_from_dsn, parse_dsn_option
-from harness.providers.local import LocalProvider, free_port
+from harness.providers.local import LocalProvider
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import psutil
 import psycopg
 import pytest
 
-from harness.processes import ProcessIdentity
+from harness.core.processes import ProcessIdentity
 from harness.providers.local import ClusterRecord, LocalCluster, LocalProvider
 from tests.conftest import cluster_dirs, run_cli
 

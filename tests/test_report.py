@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports.compare import compare_runs
+from harness.results.compare import compare_runs
 from reports.plots import PLOTS
 from reports.render import headline_rows, render_report
 from tests.conftest import run_cli

@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.errors import BadInput
-from harness.paths import stacks_dir
-from harness.run.summary import ENDPOINTS, read_requests, read_summary
+from harness.core.errors import BadInput
+from harness.core.paths import stacks_dir
+from harness.results.summarize import ENDPOINTS, read_requests, read_summary
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY, TINY_ARGS
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.paths import datasets_dir
-from harness.pgsettings import BENCHMARK_SETTINGS
+from harness.core.paths import datasets_dir
 from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalProvider
-from harness.seed.datasets import DatasetKind, ensure_dataset, load_into, local_cluster_from
+from harness.providers.settings import BENCHMARK_SETTINGS
+from harness.seed.datasets import DatasetKind, ensure_dataset, load_into, start_from_dataset
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY, TINY_ARGS, table_checksums
 
@@ -57,7 +57,7 @@ def test_cached_datadir_clones_carry_the_same_rows_and_a_new_password(
     dataset = result.dataset
     checksums = []
     for name in ("baseline", "cqrs"):
-        with local_cluster_from(dataset, local_provider.cluster(name)) as cluster:
+        with start_from_dataset(dataset, local_provider.cluster(name)) as cluster:
             assert cluster.endpoint.password != dataset.password
             checksums.append(table_checksums(cluster.endpoint.dsn))
             stale = cluster.endpoint.dsn.replace(cluster.endpoint.password, str(dataset.password))
@@ -77,7 +77,7 @@ def test_portable_copy_files_load_the_same_rows(
     with local_provider.cluster("target") as target:
         load_into(portable, target.endpoint)
         from_files = table_checksums(target.endpoint.dsn)
-    with local_cluster_from(datadir, local_provider.cluster("clone")) as clone:
+    with start_from_dataset(datadir, local_provider.cluster("clone")) as clone:
         assert table_checksums(clone.endpoint.dsn) == from_files
 
 
@@ -214,7 +214,7 @@ def test_local_provider_settings_do_not_carry_bulk_load_settings(
     ).dataset
     assert local_provider.settings == BENCHMARK_SETTINGS
     with (
-        local_cluster_from(dataset, local_provider.cluster("bench")) as cluster,
+        start_from_dataset(dataset, local_provider.cluster("bench")) as cluster,
         psycopg.connect(cluster.endpoint.dsn) as conn,
     ):
         assert conn.execute("SHOW fsync").fetchone() == ("on",)

@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.pgsettings import BENCHMARK_SETTINGS
 from harness.providers.base import Endpoint
 from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalCluster, LocalProvider
+from harness.providers.settings import BENCHMARK_SETTINGS
 from harness.seed.loader import load_generated, refuse_existing_tables
 from tests.shopdata import TINY, scalar, table_checksums
 
@@ -149,7 +149,7 @@ def test_orders_follow_daily_and_weekly_cycles(seeded: dict[str, Endpoint]) -> N
 
 
 def test_loading_into_a_database_with_the_tables_is_refused(seeded: dict[str, Endpoint]) -> None:
-    from harness.errors import BadInput
+    from harness.core.errors import BadInput
 
     with pytest.raises(BadInput, match="does not overwrite"):
         refuse_existing_tables(seeded["first"])

@@ -8,7 +8,7 @@ import httpx
 import psutil
 import pytest
 
-from harness.paths import stacks_dir
+from harness.core.paths import stacks_dir
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY_ARGS
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from harness.errors import EnvironmentProblem
-from harness.pgsettings import BENCHMARK_SETTINGS, merged
+from harness.core.errors import EnvironmentProblem
 from harness.providers.base import Cluster, Endpoint, Provider
 from harness.providers.binaries import find_binaries
 from harness.providers.docker import DockerProvider, docker_unavailable_reason
 from harness.providers.external import ExternalProvider
 from harness.providers.local import LocalProvider
+from harness.providers.settings import BENCHMARK_SETTINGS, merged
 
 __all__ = [
     "Cluster",

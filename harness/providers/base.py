@@ -8,6 +8,7 @@ way out, and also when ``start`` itself fails half way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 from urllib.parse import quote
@@ -54,6 +55,19 @@ class Cluster(Protocol):
         """The server's main process on this machine, when there is one."""
         ...
 
+    @property
+    def local_directory(self) -> Path | None:
+        """The cluster's own directory on this machine, when the harness made one."""
+        ...
+
+    def start_from_copy(self, data_dir: Path, password: str | None) -> bool:
+        """Before start: begin from a copy of a stopped cluster's data directory.
+
+        False when this kind of cluster cannot (it then starts empty and the
+        caller loads the data over a connection).
+        """
+        ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -72,28 +86,3 @@ class Provider(Protocol):
     def describe(self) -> dict[str, object]:
         """What this provider will use, for doctor and run provenance."""
         ...
-
-
-class ManagedCluster:
-    """Context-manager behaviour shared by every cluster implementation."""
-
-    def start(self) -> Self:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -11,7 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import BadInput, EnvironmentProblem
+from harness.core.accounts import run_as_uid
+from harness.core.errors import BadInput, EnvironmentProblem
 
 REQUIRED = ("initdb", "postgres")
 INSTALL_HINT = (
@@ -108,15 +109,6 @@ def known_setting_names(bindir: Path) -> frozenset[str]:
         text=True,
         check=False,
         timeout=30,
-        user=_describe_user(),
+        user=run_as_uid(),  # postgres refuses root even for --describe-config
     ).stdout
     return frozenset(line.split("\t", 1)[0] for line in out.splitlines() if line.strip())
-
-
-def _describe_user() -> int | None:
-    # postgres refuses to run as root even for --describe-config.
-    if os.geteuid() != 0:
-        return None
-    from harness.providers.local import unprivileged_user
-
-    return unprivileged_user().pw_uid

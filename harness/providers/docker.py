@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, cast
 
-from harness.errors import EnvironmentProblem
-from harness.providers.base import Endpoint, ManagedCluster
+from harness.core.errors import EnvironmentProblem
+from harness.core.lifecycle import Managed
+from harness.providers.base import Endpoint
 
 DEFAULT_IMAGE = "postgres:15"
 LOOPBACK_BINDING = ("127.0.0.1",)
@@ -63,7 +64,7 @@ def server_command(settings: Mapping[str, str]) -> str:
 
 
 @dataclass
-class DockerCluster(ManagedCluster):
+class DockerCluster(Managed):
     name: str
     settings: Mapping[str, str]
     image: str = DEFAULT_IMAGE
@@ -82,6 +83,13 @@ class DockerCluster(ManagedCluster):
     @property
     def pid(self) -> int | None:
         return None  # lives inside the engine; CPU comes from the engine's stats
+
+    @property
+    def local_directory(self) -> Path | None:
+        return None
+
+    def start_from_copy(self, data_dir: Path, password: str | None) -> bool:
+        return False
 
     def start(self) -> Self:
         reason = docker_unavailable_reason()

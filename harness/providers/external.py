@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Self
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from harness.errors import BadInput, EnvironmentProblem
-from harness.providers.base import Endpoint, ManagedCluster
+from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.lifecycle import Managed
+from harness.providers.base import Endpoint
 
 
 def parse_dsn_option(text: str) -> tuple[str, str]:
@@ -40,7 +42,7 @@ def endpoint_from_dsn(dsn: str) -> Endpoint:
 
 
 @dataclass
-class ExternalCluster(ManagedCluster):
+class ExternalCluster(Managed):
     name: str
     dsn: str = field(repr=False)
 
@@ -51,6 +53,13 @@ class ExternalCluster(ManagedCluster):
     @property
     def pid(self) -> int | None:
         return None
+
+    @property
+    def local_directory(self) -> Path | None:
+        return None
+
+    def start_from_copy(self, data_dir: Path, password: str | None) -> bool:
+        return False
 
     def start(self) -> Self:
         try:

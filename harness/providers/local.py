@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
 import signal
-import socket
-import stat
 import subprocess
 import tempfile
 import threading
@@ -31,68 +28,19 @@ from typing import Self
 
 import psycopg
 
-from harness.errors import BadInput, EnvironmentProblem
-from harness.paths import clusters_dir
-from harness.polling import wait_until
-from harness.processes import ProcessIdentity, die_with_parent, stop_tree
-from harness.providers.base import Endpoint, ManagedCluster
+from harness.core.accounts import check_reachable, unprivileged_user
+from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.lifecycle import Managed
+from harness.core.paths import clusters_dir
+from harness.core.polling import wait_until
+from harness.core.ports import free_port, port_is_free
+from harness.core.processes import ProcessIdentity, die_with_parent, stop_tree
+from harness.providers.base import Endpoint
 from harness.providers.binaries import PgBinaries, known_setting_names
 
-PG_USER_ENV = "CQRS_BENCH_PG_USER"
 SUPERUSER = "postgres"
 OWNER_FILE = "owner.json"
 START_TIMEOUT_S = 60.0
-
-
-def unprivileged_user() -> pwd.struct_passwd:
-    """The account PostgreSQL runs as when the harness runs as root."""
-    name = os.environ.get(PG_USER_ENV, "postgres")
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        raise EnvironmentProblem(
-            f"as root, PostgreSQL needs an unprivileged account and {name!r} does not exist",
-            hint=f"create it (useradd --system {name}) or set {PG_USER_ENV} to another account",
-        ) from None
-
-
-def run_as_uid() -> int | None:
-    return unprivileged_user().pw_uid if os.geteuid() == 0 else None
-
-
-def check_reachable(path: Path, account: pwd.struct_passwd) -> None:
-    """Fail early when ``account`` cannot traverse to ``path`` (root's home, say)."""
-    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem}
-    for parent in [*reversed(path.parents)]:
-        if not parent.exists():
-            continue
-        st = parent.stat()
-        if st.st_uid == account.pw_uid:
-            allowed = bool(st.st_mode & stat.S_IXUSR)
-        elif st.st_gid in groups:
-            allowed = bool(st.st_mode & stat.S_IXGRP)
-        else:
-            allowed = bool(st.st_mode & stat.S_IXOTH)
-        if not allowed:
-            raise EnvironmentProblem(
-                f"PostgreSQL runs as {account.pw_name!r}, who cannot reach {parent}",
-                hint="choose a work directory it can reach with --home or CQRS_BENCH_HOME",
-            )
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def validate_settings(binaries: PgBinaries, settings: Mapping[str, str]) -> None:
@@ -141,7 +89,7 @@ class ClusterRecord:
 
 
 @dataclass
-class LocalCluster(ManagedCluster):
+class LocalCluster(Managed):
     name: str
     home: Path
     binaries: PgBinaries
@@ -237,6 +185,15 @@ class LocalCluster(ManagedCluster):
             return
         self.port = self._bound_port
         self._launch(unprivileged_user() if os.geteuid() == 0 else None)
+
+    @property
+    def local_directory(self) -> Path | None:
+        return self._dir
+
+    def start_from_copy(self, data_dir: Path, password: str | None) -> bool:
+        self.template = data_dir
+        self.template_password = password
+        return True
 
     def record(self) -> ClusterRecord | None:
         return None if self._dir is None else ClusterRecord.read(self._dir)
@@ -410,6 +367,18 @@ class LocalProvider:
             "found_via": self.binaries.source,
             "settings": dict(self.settings),
         }
+
+
+def stop_recorded_cluster(directory: Path) -> None:
+    """Stop the server a cluster directory's record names (fast shutdown), if it runs."""
+    record = ClusterRecord.read(directory)
+    if record is not None and record.server is not None:
+        stop_tree(record.server, first_signal=signal.SIGINT, grace=60)
+
+
+def recorded_cluster_alive(directory: Path) -> bool:
+    record = ClusterRecord.read(directory)
+    return bool(record and record.server and record.server.alive())
 
 
 def reap_orphans(home: Path) -> list[str]:

@@ -19,18 +19,18 @@ from typing import Any
 import httpx
 import psycopg
 
-from harness.apps import PythonService
-from harness.console import human
-from harness.errors import EnvironmentProblem
-from harness.polling import TimeoutWaiting
+from harness.core.console import human
+from harness.core.errors import EnvironmentProblem
+from harness.core.polling import TimeoutWaiting
 from harness.providers import ProviderConfig
 from harness.providers.binaries import find_binaries
+from harness.results.summarize import RUN_SCHEMA_VERSION, summarize_run
 from harness.run.profiles import LoadProfile
 from harness.run.provenance import git_sha, machine, versions
 from harness.run.sampler import Sampler
-from harness.run.summary import RUN_SCHEMA_VERSION, summarize_run
 from harness.seed.spec import DatasetSpec
-from harness.stack import Stack, StackConfig, SystemKind
+from harness.stack.services import PythonService
+from harness.stack.stacks import Stack, StackConfig, SystemKind
 from scenarios.plan import PLAN_ENV, LoadPlan
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
@@ -213,7 +213,7 @@ def _warm_up(url: str, plan: LoadPlan) -> None:
 
 
 def _wait_projection_idle(stack: Stack) -> None:
-    from cqrs_app.readmodels import wait_caught_up
+    from harness.stack.readmodels import wait_caught_up
 
     write, read = stack.clusters["write"].endpoint.dsn, stack.clusters["read"].endpoint.dsn
     wait_caught_up(write, read, timeout=60, what="the projector to go idle")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 
 @dataclass(frozen=True)

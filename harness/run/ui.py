@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from harness.apps import PythonService
-from harness.console import emit_json, human
-from harness.polling import wait_until
-from harness.providers.local import free_port
+from harness.core.console import emit_json, human
+from harness.core.polling import wait_until
+from harness.core.ports import free_port
 from harness.run.orchestrate import LOCUSTFILE, RunConfig, make_plan
-from harness.stack import Stack, StackConfig
+from harness.stack.services import PythonService
+from harness.stack.stacks import Stack, StackConfig
 from scenarios.plan import PLAN_ENV
 
 

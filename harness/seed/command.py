@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.console import human
-from harness.progressbar import counting
+from harness.core.console import human
+from harness.core.progress import counting
 from harness.providers import ProviderConfig, ProviderKind, resolve_kind
 from harness.providers.binaries import find_binaries
 from harness.providers.external import ExternalProvider

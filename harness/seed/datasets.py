@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from harness.errors import BadInput, EnvironmentProblem
-from harness.paths import datasets_dir
-from harness.pgsettings import BENCHMARK_SETTINGS, BULK_LOAD_SETTINGS, merged
-from harness.processes import ProcessIdentity
-from harness.providers.base import Endpoint
+from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.paths import datasets_dir
+from harness.core.processes import ProcessIdentity
+from harness.providers.base import Cluster, Endpoint
 from harness.providers.binaries import PgBinaries
 from harness.providers.local import LocalCluster
+from harness.providers.settings import BENCHMARK_SETTINGS, BULK_LOAD_SETTINGS, merged
 from harness.seed.loader import (
     LoadResult,
     Phase,
@@ -37,6 +37,8 @@ from harness.seed.loader import (
     write_copy_files,
 )
 from harness.seed.spec import DatasetSpec
+
+ClusterT = TypeVar("ClusterT", bound=Cluster)
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -319,12 +321,12 @@ def _build_datadir(
     return load, password
 
 
-def local_cluster_from(dataset: Dataset, cluster: LocalCluster) -> LocalCluster:
-    """Point a not-yet-started local cluster at a datadir dataset."""
+def start_from_dataset(dataset: Dataset, cluster: ClusterT) -> ClusterT:
+    """Point a not-yet-started cluster at a datadir dataset (the local provider)."""
     if dataset.kind is not DatasetKind.DATADIR:
         raise EnvironmentProblem(f"dataset {dataset.id} is not a data directory")
-    cluster.template = dataset.data_dir
-    cluster.template_password = dataset.password
+    if not cluster.start_from_copy(dataset.data_dir, dataset.password):
+        raise EnvironmentProblem(f"cluster {cluster.name} cannot start from a data directory")
     return cluster
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 from faker import Faker
 
-from harness.schema import ORDER_STATUSES, PAYMENT_METHODS, PAYMENT_STATUSES
 from harness.seed.copybinary import Fixed, Pooled, encode_rows, fixed_text, timestamptz
 from harness.seed.spec import MAX_ITEMS_PER_ORDER, DatasetSpec
+from shop.schema import ORDER_STATUSES, PAYMENT_METHODS, PAYMENT_STATUSES
 
 ORDERS_PER_CHUNK = 100_000
 US_PER_DAY = 86_400_000_000

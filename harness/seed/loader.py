@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from harness.errors import BadInput, HarnessError
+from harness.core.errors import BadInput, HarnessError
 from harness.providers.base import Endpoint
-from harness.schema import SEEDED_TABLES, bare_table_ddl, idempotency_keys, post_load_ddl
 from harness.seed.copybinary import HEADER, TRAILER
 from harness.seed.generate import ITEM_COUNT_WEIGHTS, OrderChunk, ShopGenerator
 from harness.seed.spec import DatasetSpec
+from shop.schema import SEEDED_TABLES, bare_table_ddl, idempotency_keys, post_load_ddl
 
 BIG_TABLES = ("orders", "order_items", "payments")
 COPY_COLUMNS = {t.name: ", ".join(c.name for c in t.columns) for t in SEEDED_TABLES}

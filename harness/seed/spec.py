@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 
-from harness.errors import BadInput
-from harness.schema import SCHEMA_VERSION
+from harness.core.errors import BadInput
+from shop.schema import SCHEMA_VERSION
 
 MAX_ITEMS_PER_ORDER = 6
 # Fixed, so the same seed gives the same rows whenever it runs: the dataset's

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from harness.providers import ProviderConfig, ProviderKind
-from harness.stack import Stack, StackConfig, SystemKind
+from harness.stack.stacks import Stack, StackConfig, SystemKind
 from tests.shopdata import TINY
 
 SYSTEMS = [SystemKind.BASELINE, SystemKind.CQRS]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.polling import wait_until
+from harness.core.polling import wait_until
 from tests.contract.conftest import Shop
 
 pytestmark = pytest.mark.slow

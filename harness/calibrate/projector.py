@@ -1,0 +1,158 @@
+"""``cqrs-bench calibrate projector``: the CQRS system's own targets, measured.
+
+- projection lag (order committed -> visible in the read model) at a sustained
+  checkout rate, from each order's ``created_at`` and ``projected_at``;
+- catch-up throughput: a backlog of outbox events applied by a fresh projector;
+- CEO dashboard latency from the read model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psycopg
+
+from harness.calibrate.checkout import drive_app, percentiles
+from harness.providers import ProviderConfig, ProviderKind
+from harness.seed.spec import DatasetSpec
+from harness.stack.readmodels import wait_caught_up
+from harness.stack.stacks import Stack, StackConfig, SystemKind
+
+SYNTHETIC_EVENTS = """
+INSERT INTO outbox (event_type, payload)
+SELECT 'OrderPlaced', jsonb_build_object(
+    'version', 1, 'order_id', 1000000000 + g, 'user_id', 1 + g %% %(users)s,
+    'user_name', 'Backlog ' || g, 'status', 'paid', 'status_label', 'Paid',
+    'total_cents', 1000 + g %% 5000, 'created_at', now(), 'loyalty_points', 10,
+    'refund_deadline', (current_date + 30)::text,
+    'lines', jsonb_build_array(jsonb_build_object(
+        'product_id', 1 + g %% %(products)s, 'category', 'Books', 'quantity', 1,
+        'unit_price_cents', 1000)))
+FROM generate_series(1, %(count)s) AS g
+"""
+
+
+@dataclass(frozen=True)
+class CalibrateCqrsConfig:
+    home: Path
+    spec: DatasetSpec
+    rate: float = 200.0
+    seconds: float = 15.0
+    backlog: int = 20_000
+    dashboard_requests: int = 200
+    pg_bin_dir: Path | None = None
+
+
+def projection_lags(read_dsn: str, since_order: int) -> list[float]:
+    with psycopg.connect(read_dsn) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM projected_at - created_at) * 1000 FROM order_summaries"
+            " WHERE order_id > %s",
+            (since_order,),
+        ).fetchall()
+    return [float(r[0]) for r in rows]
+
+
+async def dashboard_latencies(url: str, count: int) -> list[float]:
+    latencies = []
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            response = await client.get("/dashboard/customers", params={"limit": 10})
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
+    stack_config = StackConfig(
+        system=SystemKind.CQRS,
+        provider=ProviderConfig(
+            home=config.home, kind=ProviderKind.LOCAL, pg_bin_dir=config.pg_bin_dir
+        ),
+        spec=config.spec,
+    )
+    with Stack(stack_config) as stack:
+        write = stack.clusters["write"].endpoint.dsn
+        read = stack.clusters["read"].endpoint.dsn
+        with psycopg.connect(write) as conn:
+            row = conn.execute("SELECT max(id) FROM orders").fetchone()
+        last_order = int(row[0]) if row and row[0] else 0
+        checkout = asyncio.run(drive_app(stack.url, config.spec, config.rate, config.seconds))
+        wait_caught_up(write, read, timeout=60, what="catch-up")
+        lags = projection_lags(read, last_order)
+
+        dashboard = asyncio.run(dashboard_latencies(stack.url, config.dashboard_requests))
+
+        stack.services["projector"].stop()
+        with psycopg.connect(write) as conn:
+            conn.execute(
+                SYNTHETIC_EVENTS,
+                {
+                    "users": config.spec.users,
+                    "products": config.spec.products,
+                    "count": config.backlog,
+                },
+            )
+        started = time.perf_counter()
+        projector = stack.projector_service().start()
+        try:
+            wait_caught_up(write, read, timeout=300, what="the backlog")
+            catch_up_s = time.perf_counter() - started
+        finally:
+            projector.stop()
+    lag = np.asarray(lags) if lags else np.zeros(1)
+    return {
+        "rate_per_s": config.rate,
+        "seconds": config.seconds,
+        "checkouts": len(checkout.latencies_ms),
+        "failures": checkout.failures,
+        "achieved_rps": round(len(checkout.latencies_ms) / config.seconds, 1),
+        "checkout": percentiles(checkout.latencies_ms),
+        "projection_lag_ms": {
+            "p50": round(float(np.percentile(lag, 50)), 1),
+            "p99": round(float(np.percentile(lag, 99)), 1),
+            "max": round(float(lag.max()), 1),
+        },
+        "catch_up": {
+            "events": config.backlog,
+            "seconds": round(catch_up_s, 3),
+            "events_per_s": round(config.backlog / catch_up_s),
+        },
+        "dashboard": {
+            **percentiles(dashboard),
+            "p95_ms": round(float(np.percentile(dashboard, 95)), 3),
+        },
+        "targets": {"lag_p99_ms": 100, "catch_up_events_per_s": 5000, "dashboard_p95_ms": 10},
+    }
+
+
+def render_cqrs_calibration(report: dict[str, Any]) -> None:
+    from harness.core.console import human
+
+    lag, catch_up, dash = report["projection_lag_ms"], report["catch_up"], report["dashboard"]
+    human.print(
+        f"checkouts: {report['checkouts']} ok, {report['failures']} failed, "
+        f"{report['achieved_rps']}/s "
+        f"(asked {report['rate_per_s']:g}/s), p50 {report['checkout']['p50_ms']} ms, "
+        f"p99 {report['checkout']['p99_ms']} ms"
+    )
+    human.print(
+        f"projection lag: p50 {lag['p50']} ms, p99 {lag['p99']} ms, max {lag['max']} ms "
+        f"(target p99 <= {report['targets']['lag_p99_ms']} ms)"
+    )
+    human.print(
+        f"catch-up: {catch_up['events']:,} events in {catch_up['seconds']} s = "
+        f"{catch_up['events_per_s']:,} events/s "
+        f"(target >= {report['targets']['catch_up_events_per_s']:,})"
+    )
+    human.print(
+        f"dashboard from the read model: p50 {dash['p50_ms']} ms, p95 {dash['p95_ms']} ms "
+        f"(target p95 <= {report['targets']['dashboard_p95_ms']} ms)"
+    )

@@ -1,0 +1,183 @@
+"""The Typer application, its global options and the options commands share.
+
+Commands only parse options, build a frozen config and call one plain
+function; rendering for people lives in ``harness.cli.views``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harness import __version__
+from harness.core.console import emit_json, human
+from harness.core.errors import BadInput
+from harness.core.paths import default_home
+from harness.providers import ProviderConfig, ProviderKind
+from harness.providers.external import parse_dsn_option
+from harness.providers.settings import parse_settings
+from harness.stack.housekeeping import clean_up_after_dead_runs
+from harness.stack.stacks import SystemKind
+
+app = typer.Typer(
+    name="cqrs-bench",
+    help=(
+        "Benchmark a single-PostgreSQL shop against a CQRS shop under the same "
+        "Black Friday traffic.\n\nExample: cqrs-bench doctor"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class GlobalState:
+    home: Path = default_home()
+
+
+state = GlobalState()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cqrs-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Work directory for clusters, datasets and stacks "
+            "[default: $CQRS_BENCH_HOME, else ~/.cache/cqrs-bench, /var/tmp/cqrs-bench as root].",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    state.home = (home or default_home()).absolute()
+    for line in clean_up_after_dead_runs(state.home):
+        human.print(f"[dim]{line}")
+
+
+# Provider options, shared by every command that needs databases.
+ProviderOpt = Annotated[
+    ProviderKind,
+    typer.Option("--provider", help="Where databases come from.", case_sensitive=False),
+]
+PgSettingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pg-setting",
+        metavar="NAME=VALUE",
+        help="PostgreSQL server setting, repeatable (e.g. --pg-setting work_mem=64MB).",
+    ),
+]
+PgBinDirOpt = Annotated[
+    Path | None,
+    typer.Option("--pg-bin-dir", help="Directory holding initdb and postgres (local provider)."),
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        min=1,
+        max=65535,
+        help="First TCP port for local clusters (the next ones count up) [default: free ports].",
+    ),
+]
+DsnOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dsn",
+        metavar="NAME=DSN",
+        help="An existing database for the external provider, repeatable "
+        "(e.g. --dsn db=postgresql://user:pass@host/shop).",
+    ),
+]
+DockerCpusOpt = Annotated[
+    float | None, typer.Option("--docker-cpus", min=0.1, help="CPU limit per container.")
+]
+DockerMemoryOpt = Annotated[
+    str | None, typer.Option("--docker-memory", help="Memory limit per container (e.g. 2g).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def provider_config(
+    provider: ProviderKind,
+    pg_setting: list[str] | None,
+    pg_bin_dir: Path | None,
+    port: int | None,
+    dsn: list[str] | None,
+    docker_cpus: float | None = None,
+    docker_memory: str | None = None,
+) -> ProviderConfig:
+    dsns = tuple(parse_dsn_option(text) for text in dsn or [])
+    if dsns and provider not in (ProviderKind.AUTO, ProviderKind.EXTERNAL):
+        raise BadInput(f"--dsn is for the external provider, not --provider {provider.value}")
+    if provider is ProviderKind.EXTERNAL and not dsns:
+        raise BadInput("--provider external needs at least one --dsn NAME=DSN")
+    return ProviderConfig(
+        home=state.home,
+        kind=provider,
+        pg_settings=tuple(parse_settings(pg_setting or []).items()),
+        pg_bin_dir=pg_bin_dir,
+        base_port=port,
+        dsns=dsns,
+        docker_cpus=docker_cpus,
+        docker_memory=docker_memory,
+    )
+
+
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        help="Dataset and load size: smoke, quick, standard, black-friday.",
+    ),
+]
+UsersOpt = Annotated[int | None, typer.Option("--users", help="Override the profile's user count.")]
+ProductsOpt = Annotated[
+    int | None, typer.Option("--products", help="Override the profile's product count.")
+]
+OrdersOpt = Annotated[
+    int | None, typer.Option("--orders", help="Override the profile's order count.")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Random seed: the same seed gives the same rows.")
+]
+
+
+SystemOpt = Annotated[
+    SystemKind,
+    typer.Option("--system", help="Which system: baseline or cqrs.", case_sensitive=False),
+]
+
+
+WriteDsnOpt = Annotated[
+    str | None,
+    typer.Option("--write-dsn", help="The CQRS write database [default: the stack that is up]."),
+]
+ReadDsnOpt = Annotated[
+    str | None,
+    typer.Option("--read-dsn", help="The CQRS read database [default: the stack that is up]."),
+]
+
+
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory (runs/<timestamp>-<profile>).")]
+
+
+def output(report: Any, json_output: bool, render: Callable[[Any], None]) -> None:
+    """One JSON object on stdout, or the human rendering on stderr."""
+    if json_output:
+        emit_json(report)
+    else:
+        render(report)

@@ -1,0 +1,156 @@
+"""run and ui: driving the Black Friday load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli.app import (
+    DsnOpt,
+    JsonOpt,
+    OrdersOpt,
+    PgBinDirOpt,
+    PgSettingOpt,
+    ProductsOpt,
+    ProfileOpt,
+    ProviderOpt,
+    SeedOpt,
+    SystemOpt,
+    UsersOpt,
+    app,
+    provider_config,
+)
+from harness.core.console import emit_json
+from harness.core.errors import BadInput
+from harness.providers import ProviderKind
+from harness.providers.external import parse_dsn_option
+from harness.stack.stacks import SystemKind
+
+
+@app.command("run")
+def run_command(
+    profile: ProfileOpt = "standard",
+    systems: Annotated[
+        str, typer.Option("--systems", help="Comma-separated systems to run, in order.")
+    ] = "baseline,cqrs",
+    out: Annotated[Path, typer.Option("--out", help="Where run directories go.")] = Path("runs"),
+    users: UsersOpt = None,
+    products: ProductsOpt = None,
+    orders: OrdersOpt = None,
+    seed: SeedOpt = None,
+    steady: Annotated[
+        float | None, typer.Option("--steady", min=1, help="Steady phase, s.")
+    ] = None,
+    storm: Annotated[float | None, typer.Option("--storm", min=1, help="Storm phase, s.")] = None,
+    recovery: Annotated[
+        float | None, typer.Option("--recovery", min=1, help="Recovery phase, s.")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option("--rate", min=0.1, help="Checkout arrivals per second.")
+    ] = None,
+    admins: Annotated[
+        int | None, typer.Option("--admins", min=0, help="Admins in the storm.")
+    ] = None,
+    shoppers: Annotated[
+        int | None, typer.Option("--shoppers", min=0, help="Browsing shoppers.")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=0, help="Extra Locust worker processes (0: one process)."),
+    ] = 0,
+    target: Annotated[
+        list[str] | None,
+        typer.Option("--target", metavar="NAME=URL", help="Also drive an already-running system."),
+    ] = None,
+    provider: ProviderOpt = ProviderKind.AUTO,
+    pg_setting: PgSettingOpt = None,
+    pg_bin_dir: PgBinDirOpt = None,
+    dsn: DsnOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The Black Friday run: each system in turn gets the same data and the same load.
+
+    Writes runs/<timestamp>-<profile>/ with run.json, raw per-request records,
+    samples and summary.json, and prints the summary table.
+    Example: cqrs-bench run --profile smoke
+    """
+    from dataclasses import replace
+
+    from harness.results.table import render_summary
+    from harness.run.orchestrate import RunConfig, run_benchmark
+    from harness.run.profiles import load_profile
+    from harness.seed.spec import spec_for
+
+    chosen = []
+    for name in [s.strip() for s in systems.split(",") if s.strip()]:
+        try:
+            chosen.append(SystemKind(name))
+        except ValueError:
+            raise BadInput(
+                f"unknown system {name!r} in --systems (known: baseline, cqrs)"
+            ) from None
+    targets = tuple(parse_dsn_option(text) for text in target or [])
+    if not chosen and not targets:
+        raise BadInput("nothing to run: give --systems or --target")
+    load = load_profile(profile)
+    overrides = {
+        "steady_s": steady,
+        "storm_s": storm,
+        "recovery_s": recovery,
+        "checkout_rate": rate,
+        "admins": admins,
+        "shoppers": shoppers,
+    }
+    load = replace(load, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    config = RunConfig(
+        provider=provider_config(provider, pg_setting, pg_bin_dir, None, dsn),
+        profile=profile,
+        spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
+        load=load,
+        systems=tuple(chosen),
+        out=out.absolute(),
+        workers=workers,
+        targets=targets,
+    )
+    run_dir, summary = run_benchmark(config)
+    if json_output:
+        emit_json({"run_dir": str(run_dir), **summary})
+    else:
+        render_summary(summary, str(run_dir))
+
+
+@app.command("ui")
+def ui_command(
+    system: SystemOpt = SystemKind.BASELINE,
+    profile: ProfileOpt = "smoke",
+    out: Annotated[Path, typer.Option("--out", help="Where request records go.")] = Path("runs"),
+    web_port: Annotated[
+        int | None, typer.Option("--web-port", min=1, max=65535, help="Port of the web UI.")
+    ] = None,
+    hold_for: Annotated[
+        float | None, typer.Option("--for", min=0, help="Stop after this many seconds.")
+    ] = None,
+    provider: ProviderOpt = ProviderKind.AUTO,
+    pg_bin_dir: PgBinDirOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Start a system and the Locust web UI on 127.0.0.1 with the scenarios preloaded.
+
+    Example: cqrs-bench ui --system cqrs --profile smoke
+    """
+    from harness.run.orchestrate import RunConfig
+    from harness.run.profiles import load_profile
+    from harness.run.ui import UiConfig, serve_ui
+    from harness.seed.spec import spec_for
+
+    run = RunConfig(
+        provider=provider_config(provider, None, pg_bin_dir, None, None),
+        profile=profile,
+        spec=spec_for(profile),
+        load=load_profile(profile),
+        systems=(system,),
+        out=out.absolute(),
+    )
+    serve_ui(UiConfig(run=run, web_port=web_port, hold_seconds=hold_for, json_output=json_output))

@@ -1,0 +1,91 @@
+"""report, compare, gate: reading run directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli.app import (
+    JsonOpt,
+    RunDirArg,
+    app,
+    output,
+)
+from harness.core.console import human
+from harness.core.errors import CheckFailed
+
+
+@app.command("report")
+def report_command(run_dir: RunDirArg) -> None:
+    """Re-render report.html, report.md and plots/ from a run directory.
+
+    Example: cqrs-bench report runs/20261127T100000Z-smoke
+    """
+    from reports.render import render_report
+
+    written = render_report(run_dir)
+    human.print(f"wrote {written['html']} and {written['markdown']}", markup=False)
+
+
+@app.command("compare")
+def compare_command(
+    run_a: RunDirArg,
+    run_b: RunDirArg,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write the comparison as HTML here too.")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Two runs side by side: every metric, its change, and whether it exceeds the noise.
+
+    Example: cqrs-bench compare runs/A runs/B --html compare.html
+    """
+    from harness.results.compare import compare_runs, render_compare, write_compare_html
+
+    report = compare_runs(run_a, run_b)
+    if html_out is not None:
+        write_compare_html(report, html_out)
+    output(report, json_output, render_compare)
+
+
+@app.command("gate")
+def gate_command(
+    run_dir: RunDirArg,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Gates file (TOML) [default: the built-in one].")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="A saved run to check for regressions against."),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")
+    ] = None,
+    allow_invalid: Annotated[
+        bool, typer.Option("--allow-invalid", help="Do not fail a run marked invalid.")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check a run against thresholds, ratios and a baseline run; exit 1 when any fails.
+
+    Example: cqrs-bench gate runs/latest --junit gates.xml --baseline runs/main
+    """
+    from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, render_gates, run_gates
+
+    result = run_gates(
+        GateConfig(
+            run_dir=run_dir,
+            gates_file=config or DEFAULT_GATES,
+            baseline_run=baseline,
+            junit=junit,
+            markdown=markdown,
+            allow_invalid=allow_invalid,
+        )
+    )
+    output(result, json_output, render_gates)
+    if not result["passed"]:
+        failed = [rule["name"] for rule in result["rules"] if not rule["passed"]]
+        raise CheckFailed(f"{len(failed)} gate(s) failed: {'; '.join(failed)}")

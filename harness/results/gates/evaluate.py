@@ -1,0 +1,154 @@
+"""``cqrs-bench gate``: every rule, a table, JUnit XML, a Markdown summary, an exit code."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.results.gates.rules import GateFile, Outcome, evaluate_rule, load_gates, lookup
+from harness.results.summarize import read_summary
+
+DEFAULT_GATES = Path(__file__).with_name("default.toml")
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    run_dir: Path
+    gates_file: Path = DEFAULT_GATES
+    baseline_run: Path | None = None
+    junit: Path | None = None
+    markdown: Path | None = None
+    allow_invalid: bool = False
+
+
+def regression_outcomes(gates: GateFile, run_dir: Path, baseline_run: Path) -> list[Outcome]:
+    from harness.results.compare import compare_runs
+
+    comparison = {row["metric"]: row for row in compare_runs(baseline_run, run_dir)["metrics"]}
+    current, previous = read_summary(run_dir), read_summary(baseline_run)
+    outcomes = []
+    regression = gates.regression
+    for system in sorted(set(current["systems"]) & set(previous["systems"])):
+        for phase in regression.phases:
+            for metric in regression.metrics:
+                now = lookup(current, system, phase, metric)
+                before = lookup(previous, system, phase, metric)
+                name = f"regression: {system}.{phase}.{'.'.join(metric)}"
+                if now is None or before is None:
+                    continue
+                limit = before * (1 + regression.max_increase)
+                grew = now > limit
+                beyond = comparison.get(f"{system}.{phase}.{'.'.join(metric)}", {}).get(
+                    "beyond_noise"
+                )
+                failed = grew and (beyond is not False if regression.require_beyond_noise else True)
+                detail = ""
+                if grew and not failed:
+                    detail = "grew past the limit but within run-to-run noise"
+                elif failed:
+                    detail = f"{now:g} > {limit:g} ({before:g} + {regression.max_increase:.0%})"
+                outcomes.append(
+                    Outcome(
+                        name, not failed, f"{now:g}", f"<= {limit:g} (baseline {before:g})", detail
+                    )
+                )
+    return outcomes
+
+
+def run_gates(config: GateConfig) -> dict[str, Any]:
+    summary = read_summary(config.run_dir)
+    gates = load_gates(config.gates_file, set(summary["systems"]))
+    outcomes = [evaluate_rule(rule, summary) for rule in gates.rules]
+    allow_invalid = config.allow_invalid or gates.allow_invalid
+    outcomes.append(
+        Outcome(
+            "run is valid (the load generator kept up)",
+            summary["valid"] or allow_invalid,
+            "valid" if summary["valid"] else "invalid",
+            "valid" + (" (invalid allowed)" if allow_invalid else ""),
+            "; ".join(summary["invalid_reasons"]),
+        )
+    )
+    if config.baseline_run is not None:
+        outcomes.extend(regression_outcomes(gates, config.run_dir, config.baseline_run))
+    result = {
+        "run_dir": str(config.run_dir),
+        "gates_file": str(config.gates_file),
+        "passed": all(o.passed for o in outcomes),
+        "rules": [o.__dict__ for o in outcomes],
+    }
+    if config.junit is not None:
+        write_junit(outcomes, config.junit)
+    markdown = markdown_summary(outcomes, config.run_dir)
+    if config.markdown is not None:
+        config.markdown.write_text(markdown)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    return result
+
+
+def write_junit(outcomes: list[Outcome], path: Path) -> None:
+    failures = sum(not o.passed for o in outcomes)
+    suite = ET.Element(
+        "testsuite",
+        name="cqrs-bench gates",
+        tests=str(len(outcomes)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
+    for outcome in outcomes:
+        case = ET.SubElement(suite, "testcase", classname="cqrs-bench.gates", name=outcome.name)
+        if not outcome.passed:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=f"measured {outcome.measured}, limit {outcome.limit}",
+                type="GateFailed",
+            )
+            failure.text = outcome.detail or f"measured {outcome.measured}, limit {outcome.limit}"
+        else:
+            ET.SubElement(
+                case, "system-out"
+            ).text = f"measured {outcome.measured}, limit {outcome.limit}"
+    suites = ET.Element("testsuites", tests=str(len(outcomes)), failures=str(failures))
+    suites.append(suite)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def markdown_summary(outcomes: list[Outcome], run_dir: Path) -> str:
+    verdict = "passed" if all(o.passed for o in outcomes) else "FAILED"
+    lines = [
+        f"### cqrs-bench gates {verdict} ({run_dir.name})",
+        "",
+        "| rule | measured | limit | result |",
+        "|---|---|---|---|",
+    ]
+    for o in outcomes:
+        lines.append(
+            f"| `{o.name}` | {o.measured} | {o.limit} | {'pass' if o.passed else '**FAIL**'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_gates(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from harness.core.console import human
+
+    table = Table(title=f"gates for {result['run_dir']}")
+    for column in ("rule", "measured", "limit", "result"):
+        table.add_column(column)
+    for rule in result["rules"]:
+        status = "[green]pass[/]" if rule["passed"] else "[red]FAIL[/]"
+        table.add_row(rule["name"], rule["measured"], rule["limit"], status)
+    human.print(table, width=max(human.width, 140))
+    for rule in result["rules"]:
+        if not rule["passed"] and rule["detail"]:
+            human.print(f"  {rule['name']}: {rule['detail']}", markup=False)
+    human.print("[green]all gates pass[/]" if result["passed"] else "[red]gates failed[/]")

@@ -1,0 +1,77 @@
+"""The CQRS read models seen from the harness: waiting for the projector, verify, rebuild."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from cqrs_app.readmodels import pending_events, rebuild, verify
+from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.polling import wait_until
+from harness.stack.stacks import SystemKind, running_stacks
+
+
+def wait_caught_up(
+    write_dsn: str,
+    read_dsn: str,
+    *,
+    timeout: float,
+    what: str = "the projector to apply every outbox event",
+    interval: float = 0.1,
+) -> float:
+    """Wait until no outbox event is left to apply; returns the seconds it took."""
+    started = time.monotonic()
+    wait_until(
+        lambda: pending_events(write_dsn, read_dsn) == 0,
+        timeout=timeout,
+        what=what,
+        interval=interval,
+    )
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class ReadModelTarget:
+    home: Path
+    write_dsn: str | None = None
+    read_dsn: str | None = None
+    catch_up_timeout_s: float = 60.0
+
+
+def resolve_dsns(target: ReadModelTarget) -> tuple[str, str]:
+    if target.write_dsn and target.read_dsn:
+        return target.write_dsn, target.read_dsn
+    if target.write_dsn or target.read_dsn:
+        raise BadInput("pass both --write-dsn and --read-dsn, or neither")
+    stacks = [s for s in running_stacks(target.home) if s.system == SystemKind.CQRS.value]
+    if not stacks:
+        raise BadInput(
+            "no cqrs stack is running",
+            hint="start one with: cqrs-bench up --system cqrs, or pass --write-dsn and --read-dsn",
+        )
+    if len(stacks) > 1:
+        raise BadInput("more than one cqrs stack is running; pass --write-dsn and --read-dsn")
+    return stacks[0].databases["write"], stacks[0].databases["read"]
+
+
+def verify_read_models(target: ReadModelTarget) -> dict[str, Any]:
+    """Wait for the projector to catch up, then compare every read model row by row."""
+    write_dsn, read_dsn = resolve_dsns(target)
+    try:
+        wait_caught_up(write_dsn, read_dsn, timeout=target.catch_up_timeout_s)
+        return verify(write_dsn, read_dsn)
+    except psycopg.OperationalError as exc:
+        raise EnvironmentProblem(f"cannot reach the cqrs databases: {exc}") from None
+
+
+def rebuild_read_models(target: ReadModelTarget) -> dict[str, Any]:
+    write_dsn, read_dsn = resolve_dsns(target)
+    try:
+        result = rebuild(write_dsn, read_dsn)
+    except psycopg.OperationalError as exc:
+        raise EnvironmentProblem(f"cannot reach the cqrs databases: {exc}") from None
+    return {"rows": result.rows, "snapshot": result.snapshot}

@@ -1,0 +1,342 @@
+"""A system under test, stood up whole: its databases (from the cached dataset) and its app.
+
+A stack is owned by the command that started it and stops with it, or, when
+started by ``up``, is detached: recorded in a state file, listed by
+``status``, and stopped by ``down``. Either way its state file names every
+process and cluster it started, so nothing outlives its owner unnoticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Self
+
+import psycopg
+
+from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.lifecycle import Managed
+from harness.core.paths import stacks_dir
+from harness.core.processes import ProcessIdentity, stop_tree
+from harness.providers import ProviderConfig, ProviderKind, make_provider, resolve_kind
+from harness.providers.base import Cluster
+from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
+from harness.seed.command import prepare_dataset
+from harness.seed.datasets import Dataset, DatasetKind, load_into
+from harness.seed.spec import DatasetSpec
+from harness.stack.services import PythonService
+
+STATE_FILE = "stack.json"
+
+
+class SystemKind(StrEnum):
+    BASELINE = "baseline"
+    CQRS = "cqrs"
+
+
+# Which databases each system has; the first holds the seeded shop.
+DATABASES = {SystemKind.BASELINE: ("db",), SystemKind.CQRS: ("write", "read")}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    system: SystemKind
+    provider: ProviderConfig
+    spec: DatasetSpec
+    app_port: int | None = None
+    pool_max: int = 20
+    progress: bool = True
+    projector_args: tuple[str, ...] = ()
+
+
+@dataclass
+class StackState:
+    system: str
+    url: str
+    databases: dict[str, str]
+    pids: dict[str, int | None]
+    processes: dict[str, ProcessIdentity]
+    cluster_dirs: dict[str, str]
+    owner: ProcessIdentity | None
+    dataset: str
+    directory: Path
+
+    def public(self) -> dict[str, Any]:
+        """The JSON of DESIGN.md's ``up``."""
+        return {
+            "system": self.system,
+            "url": self.url,
+            "databases": self.databases,
+            "pids": self.pids,
+            "dataset": self.dataset,
+            "stack_dir": str(self.directory),
+        }
+
+    def write(self) -> None:
+        payload = {
+            **self.public(),
+            "processes": {k: v.to_json() for k, v in self.processes.items()},
+            "cluster_dirs": self.cluster_dirs,
+            "owner": None if self.owner is None else self.owner.to_json(),
+        }
+        tmp = self.directory / (STATE_FILE + ".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps(payload, indent=2))
+        tmp.replace(self.directory / STATE_FILE)
+
+    @classmethod
+    def read(cls, directory: Path) -> StackState | None:
+        try:
+            data = json.loads((directory / STATE_FILE).read_text())
+            return cls(
+                system=str(data["system"]),
+                url=str(data["url"]),
+                databases=dict(data["databases"]),
+                pids=dict(data["pids"]),
+                processes={k: ProcessIdentity.from_json(v) for k, v in data["processes"].items()},
+                cluster_dirs=dict(data["cluster_dirs"]),
+                owner=None if data["owner"] is None else ProcessIdentity.from_json(data["owner"]),
+                dataset=str(data["dataset"]),
+                directory=directory,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+class Stack(Managed):
+    def __init__(self, config: StackConfig, *, detached: bool = False) -> None:
+        self.config = config
+        self.detached = detached
+        self._exit = contextlib.ExitStack()
+        self.directory: Path | None = None
+        self.clusters: dict[str, Cluster] = {}
+        self.app: PythonService | None = None
+        self.services: dict[str, PythonService] = {}
+        self.dataset: Dataset | None = None
+        self.state: StackState | None = None
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        assert self.app is not None
+        return self.app.url
+
+    def start(self) -> Self:
+        config = self.config
+        if self.detached:
+            refuse_second_stack(config.provider.home, config.system)
+        kind = resolve_kind(config.provider)
+        if self.detached and kind is ProviderKind.DOCKER:
+            raise BadInput(
+                "up runs local or external databases; docker stacks live only within run"
+            )
+        root = stacks_dir(config.provider.home)
+        root.mkdir(parents=True, exist_ok=True)
+        self.directory = Path(tempfile.mkdtemp(prefix=f"{config.system.value}-", dir=root))
+        self._write_state(url="", pids={}, processes={})
+        self.dataset = prepare_dataset(
+            config.provider.home,
+            config.provider,
+            config.spec,
+            rebuild=False,
+            progress=config.progress,
+        ).dataset
+        provider = make_provider(config.provider, detached=self.detached)
+        names = DATABASES[config.system]
+        for name in names:
+            cluster = provider.cluster(name)
+            seeded = name == names[0]
+            copied = (
+                seeded
+                and self.dataset.kind is DatasetKind.DATADIR
+                and cluster.start_from_copy(self.dataset.data_dir, self.dataset.password)
+            )
+            self.clusters[name] = self._exit.enter_context(cluster)
+            if seeded and not copied:
+                self._load_if_empty(cluster)
+            self._write_state(url="", pids={}, processes={})
+        services: dict[str, PythonService] = {}
+        if config.system is SystemKind.CQRS:
+            from cqrs_app.readmodels import rebuild
+
+            rebuild(self.clusters["write"].endpoint.dsn, self.clusters["read"].endpoint.dsn)
+            services["projector"] = self._exit.enter_context(self._projector_service())
+        self.app = self._exit.enter_context(self._app_service())
+        services["app"] = self.app
+        self.services = services
+        self._started = True  # from here on a detached stack belongs to no command
+        self._write_state(
+            url=self.app.url,
+            pids={
+                **{name: service.pid for name, service in services.items()},
+                **{n: c.pid for n, c in self.clusters.items()},
+            },
+            processes={n: s.identity for n, s in services.items() if s.identity is not None},
+        )
+        return self
+
+    def stop(self) -> None:
+        self._exit.close()
+        self.clusters = {}
+        self.app = None
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def info(self) -> dict[str, Any]:
+        assert self.state is not None
+        return self.state.public()
+
+    def _service_env(self) -> dict[str, str]:
+        return {
+            "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
+            **{
+                f"CQRS_BENCH_{name.upper()}_DSN": cluster.endpoint.dsn
+                for name, cluster in self.clusters.items()
+            },
+        }
+
+    def _app_service(self) -> PythonService:
+        assert self.directory is not None
+        return PythonService(
+            name=f"{self.config.system.value}_app",
+            module=f"{self.config.system.value}_app",
+            log_file=self.directory / "logs" / "app.log",
+            env=self._service_env(),
+            port=self.config.app_port,
+            health_path="/health",
+            detached=self.detached,
+        )
+
+    def projector_service(self, *args: str) -> PythonService:
+        """A projector process for this stack (tests start extra ones, or naive ones)."""
+        assert self.directory is not None
+        return PythonService(
+            name="projector",
+            module="cqrs_app.projector",
+            log_file=self.directory / "logs" / "projector.log",
+            env=self._service_env(),
+            args=args,
+            detached=self.detached,
+        )
+
+    def _projector_service(self) -> PythonService:
+        return self.projector_service(*self.config.projector_args)
+
+    def _load_if_empty(self, cluster: Cluster) -> None:
+        assert self.dataset is not None
+        with psycopg.connect(cluster.endpoint.dsn) as conn:
+            row = conn.execute("SELECT to_regclass('orders') IS NOT NULL").fetchone()
+        if row is not None and row[0]:
+            return  # the user's database already holds a shop; use it as it is
+        if self.dataset.kind is not DatasetKind.COPY_FILES:
+            raise EnvironmentProblem(f"dataset {self.dataset.id} cannot be loaded over the network")
+        load_into(self.dataset, cluster.endpoint)
+
+    def _write_state(
+        self,
+        url: str,
+        pids: dict[str, int | None],
+        processes: dict[str, ProcessIdentity],
+    ) -> None:
+        assert self.directory is not None
+        cluster_dirs = {
+            name: str(c.local_directory)
+            for name, c in self.clusters.items()
+            if c.local_directory is not None
+        }
+        self.state = StackState(
+            system=self.config.system.value,
+            url=url,
+            databases={name: c.endpoint.dsn for name, c in self.clusters.items()},
+            pids=pids,
+            processes=processes,
+            cluster_dirs=cluster_dirs,
+            owner=None if self.detached and self._started else ProcessIdentity.current(),
+            dataset=self.dataset.id if self.dataset else "",
+            directory=self.directory,
+        )
+        self.state.write()
+
+
+def running_stacks(home: Path) -> list[StackState]:
+    root = stacks_dir(home)
+    if not root.is_dir():
+        return []
+    found = []
+    for directory in sorted(root.iterdir()):
+        state = StackState.read(directory)
+        if state is not None:
+            found.append(state)
+    return found
+
+
+def refuse_second_stack(home: Path, system: SystemKind) -> None:
+    for state in running_stacks(home):
+        if state.owner is None and state.system == system.value:
+            raise EnvironmentProblem(
+                f"a {system.value} stack is already up at {state.url or state.directory}",
+                hint="stop it with: cqrs-bench down",
+            )
+
+
+def tear_down(state: StackState) -> None:
+    """Stop every process and cluster a stack recorded, and remove its directory."""
+    for identity in state.processes.values():
+        stop_tree(identity, first_signal=signal.SIGTERM, grace=15)
+    for cluster_dir in state.cluster_dirs.values():
+        stop_recorded_cluster(Path(cluster_dir))
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+    shutil.rmtree(state.directory, ignore_errors=True)
+
+
+def reap_dead_stacks(home: Path) -> list[str]:
+    """Tear down stacks whose owning command died (detached ones have no owner)."""
+    reaped: list[str] = []
+    root = stacks_dir(home)
+    if not root.is_dir():
+        return reaped
+    for directory in sorted(root.iterdir()):
+        state = StackState.read(directory)
+        if state is None:
+            continue
+        if state.owner is not None and not state.owner.alive():
+            tear_down(state)
+            reaped.append(directory.name)
+    return reaped
+
+
+def stack_health(state: StackState) -> dict[str, Any]:
+    alive = {name: identity.alive() for name, identity in state.processes.items()}
+    for name, cluster_dir in state.cluster_dirs.items():
+        alive[name] = recorded_cluster_alive(Path(cluster_dir))
+    return {**state.public(), "alive": alive, "healthy": bool(alive) and all(alive.values())}
+
+
+def up(config: StackConfig) -> dict[str, Any]:
+    """Start a detached stack and return its description (DESIGN.md's ``up`` JSON)."""
+    stack = Stack(config, detached=True)
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack.info()
+
+
+def down(home: Path, system: SystemKind | None) -> list[str]:
+    stopped = []
+    for state in running_stacks(home):
+        if state.owner is not None:
+            continue  # belongs to a running command (run, a test); not ours to stop
+        if system is not None and state.system != system.value:
+            continue
+        tear_down(state)
+        stopped.append(state.system)
+    return stopped

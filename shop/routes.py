@@ -1,0 +1,139 @@
+"""The HTTP API of DESIGN.md, once, over a backend each system implements.
+
+Both systems publish the same routes, validation and error shapes; they
+differ only in where each answer comes from (their ``ShopBackend``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import FastAPI, Header, Path, Query, Response
+
+from shop.errors import ApiError, install_error_handlers
+from shop.models import (
+    BIGINT_MAX,
+    MAX_DASHBOARD_LIMIT,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_PAGE,
+    CheckoutRequest,
+)
+from shop.server import BodyLimitAndCounts, RequestCounts
+
+Sort = Literal["id", "price_asc", "price_desc", "name"]
+IdPath = Annotated[int, Path(gt=0, le=BIGINT_MAX)]
+
+
+class ShopBackend(Protocol):
+    system: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def checkout(
+        self, request: CheckoutRequest, idempotency_key: str | None
+    ) -> tuple[dict[str, Any], bool]: ...
+
+    async def order(self, order_id: int) -> dict[str, Any]: ...
+
+    async def products(
+        self, category: str | None, search: str | None, page: int, sort: str
+    ) -> dict[str, Any]: ...
+
+    async def product(self, product_id: int) -> dict[str, Any]: ...
+
+    async def user_orders(self, user_id: int, limit: int) -> dict[str, Any]: ...
+
+    async def top_customers(self, limit: int) -> dict[str, Any]: ...
+
+    async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]: ...
+
+    async def metrics(self) -> dict[str, Any]: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+
+def build_app(backend: ShopBackend, title: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backend.start()
+        try:
+            yield
+        finally:
+            await backend.stop()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    counts = RequestCounts()
+
+    @app.post("/checkout", summary="Place an order (one ACID transaction)")
+    async def checkout(
+        body: CheckoutRequest,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None, Header(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
+        ] = None,
+    ) -> dict[str, Any]:
+        result, replayed = await backend.checkout(body, idempotency_key)
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return result
+
+    @app.get("/orders/{order_id}", summary="The just-placed order, from the write side")
+    async def order(order_id: IdPath) -> dict[str, Any]:
+        return await backend.order(order_id)
+
+    @app.get("/users/{user_id}/orders", summary="My orders")
+    async def user_orders(
+        user_id: IdPath, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    ) -> dict[str, Any]:
+        return await backend.user_orders(user_id, limit)
+
+    @app.get("/products", summary="Catalog listing, 20 per page")
+    async def products(
+        category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        search: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        sort: Sort = "id",
+    ) -> dict[str, Any]:
+        return await backend.products(category, search, page, sort)
+
+    @app.get("/products/{product_id}", summary="Product page with N bought today")
+    async def product(product_id: IdPath) -> dict[str, Any]:
+        return await backend.product(product_id)
+
+    @app.get("/dashboard/customers", summary="CEO dashboard: top customers by lifetime value")
+    async def top_customers(
+        limit: Annotated[int, Query(ge=1, le=MAX_DASHBOARD_LIMIT)] = 10,
+    ) -> dict[str, Any]:
+        return await backend.top_customers(limit)
+
+    @app.get("/dashboard/revenue", summary="Daily revenue")
+    async def revenue(
+        start: Annotated[date | None, Query(alias="from")] = None,
+        end: Annotated[date | None, Query(alias="to")] = None,
+    ) -> dict[str, Any]:
+        return await backend.revenue(start, end)
+
+    @app.get("/health", summary="Liveness")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "system": backend.system, **await backend.health()}
+
+    @app.get("/metrics", summary="Pool and request counters (and projection lag for CQRS)")
+    async def metrics() -> dict[str, Any]:
+        return {
+            "system": backend.system,
+            **await backend.metrics(),
+            "requests": dict(counts.by_route),
+            "responses": dict(counts.by_status),
+        }
+
+    app.add_middleware(BodyLimitAndCounts, counts=counts)
+    return app
+
+
+__all__ = ["ApiError", "ShopBackend", "build_app"]

@@ -1,0 +1,101 @@
+"""Serving plumbing both apps share: body limit, request counts, pools, uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shop.errors import error_response
+from shop.models import MAX_BODY_BYTES
+
+
+@dataclass
+class RequestCounts:
+    by_route: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+
+
+class BodyLimitAndCounts:
+    """ASGI middleware: refuse oversized bodies early, count requests per route."""
+
+    def __init__(self, app: ASGIApp, counts: RequestCounts) -> None:
+        self.app = app
+        self.counts = counts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response = error_response(
+                422, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+            )
+            await response(scope, receive, send)
+            return
+        status_holder: dict[str, int] = {}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+        route = scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        self.counts.by_route[f"{scope['method']} {name}"] += 1
+        self.counts.by_status[str(status_holder.get("status", 0))[0] + "xx"] += 1
+
+
+def pool_metrics(pool: AsyncConnectionPool[Any]) -> dict[str, int]:
+    stats = pool.get_stats()
+    size = stats.get("pool_size", 0)
+    available = stats.get("pool_available", 0)
+    return {
+        "size": size,
+        "max": pool.max_size,
+        "in_use": size - available,
+        "waiting": stats.get("requests_waiting", 0),
+    }
+
+
+def open_pool(
+    dsn: str, *, min_size: int, max_size: int, timeout: float, name: str
+) -> AsyncConnectionPool[Any]:
+    return AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        name=name,
+        open=False,
+        kwargs={"autocommit": True},
+    )
+
+
+def serve(create_app: Callable[[], FastAPI], description: str) -> None:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
