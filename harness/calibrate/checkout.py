@@ -186,30 +186,3 @@ def calibrate_checkout(config: CalibrateCheckoutConfig) -> dict[str, Any]:
         "overhead_ratio_p50": round(app_stats["p50_ms"] / sql_stats["p50_ms"], 2),
         "overhead_ratio_p99": round(app_stats["p99_ms"] / sql_stats["p99_ms"], 2),
     }
-
-
-def render_checkout_calibration(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from harness.core.console import human
-
-    table = Table(title=f"checkout at {report['rate_per_s']:g}/s for {report['seconds']:g} s")
-    for column in ("path", "count", "p50 ms", "p99 ms", "max ms"):
-        table.add_column(column, justify="right" if column != "path" else "left")
-    for name, label in (
-        ("app", "HTTP -> baseline_app -> PostgreSQL"),
-        ("pgbench", "pgbench, same SQL"),
-    ):
-        stats = report[name]
-        table.add_row(
-            label,
-            str(stats["count"]),
-            str(stats["p50_ms"]),
-            str(stats["p99_ms"]),
-            str(stats["max_ms"]),
-        )
-    human.print(table)
-    human.print(
-        f"app overhead: {report['overhead_ratio_p50']}x at p50, "
-        f"{report['overhead_ratio_p99']}x at p99"
-    )

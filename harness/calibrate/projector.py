@@ -131,28 +131,3 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         },
         "targets": {"lag_p99_ms": 100, "catch_up_events_per_s": 5000, "dashboard_p95_ms": 10},
     }
-
-
-def render_cqrs_calibration(report: dict[str, Any]) -> None:
-    from harness.core.console import human
-
-    lag, catch_up, dash = report["projection_lag_ms"], report["catch_up"], report["dashboard"]
-    human.print(
-        f"checkouts: {report['checkouts']} ok, {report['failures']} failed, "
-        f"{report['achieved_rps']}/s "
-        f"(asked {report['rate_per_s']:g}/s), p50 {report['checkout']['p50_ms']} ms, "
-        f"p99 {report['checkout']['p99_ms']} ms"
-    )
-    human.print(
-        f"projection lag: p50 {lag['p50']} ms, p99 {lag['p99']} ms, max {lag['max']} ms "
-        f"(target p99 <= {report['targets']['lag_p99_ms']} ms)"
-    )
-    human.print(
-        f"catch-up: {catch_up['events']:,} events in {catch_up['seconds']} s = "
-        f"{catch_up['events_per_s']:,} events/s "
-        f"(target >= {report['targets']['catch_up_events_per_s']:,})"
-    )
-    human.print(
-        f"dashboard from the read model: p50 {dash['p50_ms']} ms, p95 {dash['p95_ms']} ms "
-        f"(target p95 <= {report['targets']['dashboard_p95_ms']} ms)"
-    )

@@ -142,37 +142,3 @@ def calibrate_seed(config: CalibrateSeedConfig) -> dict[str, Any]:
         "speedup_over_naive": round(seeder_rate / naive_rate, 1),
         "target_ratio_to_raw_copy": 0.6,
     }
-
-
-def render_calibration(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from harness.core.console import human
-
-    table = Table(title=f"calibrate seed: {report['rows']:,} rows ({report['orders']:,} orders)")
-    table.add_column("loader")
-    table.add_column("rows/s", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_row(
-        "seeder (generate + COPY)",
-        f"{report['seeder_rows_per_s']:,}",
-        str(report["seeder_seconds"]),
-    )
-    table.add_row(
-        "raw COPY (preformatted)",
-        f"{report['raw_copy_rows_per_s']:,}",
-        str(report["raw_copy_seconds"]),
-    )
-    table.add_row(
-        f"naive Faker + INSERT ({report['naive_rows']:,} rows)",
-        f"{report['naive_rows_per_s']:,}",
-        str(report["naive_seconds"]),
-    )
-    human.print(table)
-    verdict = (
-        "meets" if report["ratio_to_raw_copy"] >= report["target_ratio_to_raw_copy"] else "misses"
-    )
-    human.print(
-        f"seeder / raw COPY = {report['ratio_to_raw_copy']:.2f} ({verdict} the 0.60 target); "
-        f"seeder / naive = {report['speedup_over_naive']:,}x"
-    )

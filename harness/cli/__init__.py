@@ -46,4 +46,3 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         human.print(f"cqrs-bench: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(int(exc.exit_code))
     sys.exit(result if isinstance(result, int) else 0)
-

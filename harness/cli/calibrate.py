@@ -34,14 +34,15 @@ def calibrate_seed_command(
 
     Example: cqrs-bench calibrate seed --orders 1000000
     """
-    from harness.calibrate.seed import CalibrateSeedConfig, calibrate_seed, render_calibration
+    from harness.calibrate.seed import CalibrateSeedConfig, calibrate_seed
+    from harness.cli.views import render_seed_calibration
 
     report = calibrate_seed(
         CalibrateSeedConfig(
             home=state.home, orders=orders, naive_orders=naive_orders, pg_bin_dir=pg_bin_dir
         )
     )
-    output(report, json_output, render_calibration)
+    output(report, json_output, render_seed_calibration)
 
 
 @calibrate_app.command("checkout")
@@ -63,8 +64,8 @@ def calibrate_checkout_command(
     from harness.calibrate.checkout import (
         CalibrateCheckoutConfig,
         calibrate_checkout,
-        render_checkout_calibration,
     )
+    from harness.cli.views import render_checkout_calibration
     from harness.seed.spec import spec_for
 
     report = calibrate_checkout(
@@ -99,8 +100,8 @@ def calibrate_projector_command(
     from harness.calibrate.projector import (
         CalibrateCqrsConfig,
         calibrate_cqrs,
-        render_cqrs_calibration,
     )
+    from harness.cli.views import render_projector_calibration
     from harness.seed.spec import spec_for
 
     report = calibrate_cqrs(
@@ -113,4 +114,4 @@ def calibrate_projector_command(
             pg_bin_dir=pg_bin_dir,
         )
     )
-    output(report, json_output, render_cqrs_calibration)
+    output(report, json_output, render_projector_calibration)

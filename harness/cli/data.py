@@ -47,7 +47,8 @@ def seed_command(
 
     Examples: cqrs-bench seed --profile smoke ; cqrs-bench seed --orders 5000000 --json
     """
-    from harness.seed.command import SeedConfig, render_seed
+    from harness.cli.views import render_seed
+    from harness.seed.command import SeedConfig
     from harness.seed.command import seed as run_seed
     from harness.seed.spec import spec_for
 

@@ -78,10 +78,11 @@ def run_command(
     """
     from dataclasses import replace
 
-    from harness.results.table import render_summary
+    from harness.cli.views import render_summary
     from harness.run.orchestrate import RunConfig, run_benchmark
     from harness.run.profiles import load_profile
     from harness.seed.spec import spec_for
+    from reports.render import render_report
 
     chosen = []
     for name in [s.strip() for s in systems.split(",") if s.strip()]:
@@ -115,6 +116,7 @@ def run_command(
         targets=targets,
     )
     run_dir, summary = run_benchmark(config)
+    render_report(run_dir)
     if json_output:
         emit_json({"run_dir": str(run_dir), **summary})
     else:

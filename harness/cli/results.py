@@ -42,7 +42,9 @@ def compare_command(
 
     Example: cqrs-bench compare runs/A runs/B --html compare.html
     """
-    from harness.results.compare import compare_runs, render_compare, write_compare_html
+    from harness.cli.views import render_compare
+    from harness.results.compare import compare_runs
+    from reports.compare import write_compare_html
 
     report = compare_runs(run_a, run_b)
     if html_out is not None:
@@ -73,7 +75,8 @@ def gate_command(
 
     Example: cqrs-bench gate runs/latest --junit gates.xml --baseline runs/main
     """
-    from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, render_gates, run_gates
+    from harness.cli.views import render_gates
+    from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
 
     result = run_gates(
         GateConfig(

@@ -1,4 +1,4 @@
-"""Human rendering of ``doctor``'s report."""
+"""Everything the CLI shows people (on stderr); ``--json`` output bypasses it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Any
 from rich.table import Table
 
 from harness.core.console import human
+from harness.results.compare import change_text, verdict_text
+from harness.results.table import SHOWN
+from scenarios.plan import PHASES
 
 
 def render_doctor(report: dict[str, Any]) -> None:
@@ -24,3 +27,168 @@ def render_doctor(report: dict[str, Any]) -> None:
     human.print(table)
     usable = [name for name, ok in report["providers"].items() if ok]
     human.print(f"usable providers: {', '.join(usable) or 'none'}")
+
+
+def render_seed(report: dict[str, Any]) -> None:
+    verb = "reused" if report["reused"] else "built"
+    human.print(f"dataset [bold]{report['id']}[/] {verb} in {report['seconds']:.1f} s")
+    rows = ", ".join(f"{table} {count:,}" for table, count in report["rows"].items())
+    human.print(f"  rows: {rows} (total {report['total_rows']:,})")
+    if not report["reused"]:
+        human.print(
+            f"  {report['rows_per_s']:,} rows/s overall; streaming load "
+            f"{report['load_seconds']:.1f} s ({report['load_rows_per_s']:,} rows/s), "
+            f"keys and indexes {report['index_seconds']:.1f} s"
+        )
+    human.print(f"  at {report['path']}")
+
+
+def render_seed_calibration(report: dict[str, Any]) -> None:
+    table = Table(title=f"calibrate seed: {report['rows']:,} rows ({report['orders']:,} orders)")
+    table.add_column("loader")
+    table.add_column("rows/s", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_row(
+        "seeder (generate + COPY)",
+        f"{report['seeder_rows_per_s']:,}",
+        str(report["seeder_seconds"]),
+    )
+    table.add_row(
+        "raw COPY (preformatted)",
+        f"{report['raw_copy_rows_per_s']:,}",
+        str(report["raw_copy_seconds"]),
+    )
+    table.add_row(
+        f"naive Faker + INSERT ({report['naive_rows']:,} rows)",
+        f"{report['naive_rows_per_s']:,}",
+        str(report["naive_seconds"]),
+    )
+    human.print(table)
+    verdict = (
+        "meets" if report["ratio_to_raw_copy"] >= report["target_ratio_to_raw_copy"] else "misses"
+    )
+    human.print(
+        f"seeder / raw COPY = {report['ratio_to_raw_copy']:.2f} ({verdict} the 0.60 target); "
+        f"seeder / naive = {report['speedup_over_naive']:,}x"
+    )
+
+
+def render_checkout_calibration(report: dict[str, Any]) -> None:
+    table = Table(title=f"checkout at {report['rate_per_s']:g}/s for {report['seconds']:g} s")
+    for column in ("path", "count", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="right" if column != "path" else "left")
+    for name, label in (
+        ("app", "HTTP -> baseline_app -> PostgreSQL"),
+        ("pgbench", "pgbench, same SQL"),
+    ):
+        stats = report[name]
+        table.add_row(
+            label,
+            str(stats["count"]),
+            str(stats["p50_ms"]),
+            str(stats["p99_ms"]),
+            str(stats["max_ms"]),
+        )
+    human.print(table)
+    human.print(
+        f"app overhead: {report['overhead_ratio_p50']}x at p50, "
+        f"{report['overhead_ratio_p99']}x at p99"
+    )
+
+
+def render_projector_calibration(report: dict[str, Any]) -> None:
+    lag, catch_up, dash = report["projection_lag_ms"], report["catch_up"], report["dashboard"]
+    human.print(
+        f"checkouts: {report['checkouts']} ok, {report['failures']} failed, "
+        f"{report['achieved_rps']}/s "
+        f"(asked {report['rate_per_s']:g}/s), p50 {report['checkout']['p50_ms']} ms, "
+        f"p99 {report['checkout']['p99_ms']} ms"
+    )
+    human.print(
+        f"projection lag: p50 {lag['p50']} ms, p99 {lag['p99']} ms, max {lag['max']} ms "
+        f"(target p99 <= {report['targets']['lag_p99_ms']} ms)"
+    )
+    human.print(
+        f"catch-up: {catch_up['events']:,} events in {catch_up['seconds']} s = "
+        f"{catch_up['events_per_s']:,} events/s "
+        f"(target >= {report['targets']['catch_up_events_per_s']:,})"
+    )
+    human.print(
+        f"dashboard from the read model: p50 {dash['p50_ms']} ms, p95 {dash['p95_ms']} ms "
+        f"(target p95 <= {report['targets']['dashboard_p95_ms']} ms)"
+    )
+
+
+def render_compare(report: dict[str, Any]) -> None:
+    table = Table(title="A vs B")
+    for column in ("metric", "A", "B", "change", "beyond noise"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for row in report["metrics"]:
+        table.add_row(
+            row["metric"],
+            f"{row['a']:,.2f}",
+            f"{row['b']:,.2f}",
+            change_text(row),
+            verdict_text(row),
+        )
+    human.print(table, width=max(human.width, 120))
+
+
+def render_gates(result: dict[str, Any]) -> None:
+    table = Table(title=f"gates for {result['run_dir']}")
+    for column in ("rule", "measured", "limit", "result"):
+        table.add_column(column)
+    for rule in result["rules"]:
+        status = "[green]pass[/]" if rule["passed"] else "[red]FAIL[/]"
+        table.add_row(rule["name"], rule["measured"], rule["limit"], status)
+    human.print(table, width=max(human.width, 140))
+    for rule in result["rules"]:
+        if not rule["passed"] and rule["detail"]:
+            human.print(f"  {rule['name']}: {rule['detail']}", markup=False)
+    human.print("[green]all gates pass[/]" if result["passed"] else "[red]gates failed[/]")
+
+
+def render_summary(summary: dict[str, Any], run_dir: str) -> None:
+    table = Table(title=f"cqrs-bench run: {run_dir}")
+    table.add_column("system")
+    table.add_column("phase")
+    for name in SHOWN:
+        table.add_column(f"{name}\np50 / p99 ms", justify="right")
+    table.add_column("checkout\nerrors", justify="right")
+    table.add_column("offered / achieved\ncheckouts/s", justify="right")
+    table.add_column("DB CPU %\n(mean)", justify="right")
+    table.add_column("lag p99\nms", justify="right")
+    for system, data in summary["systems"].items():
+        for phase in PHASES:
+            entry = data["phases"][phase]
+            cells = []
+            for name in SHOWN:
+                stats = entry["endpoints"].get(name)
+                cells.append(
+                    "-" if stats is None else f"{stats['p50_ms']:.0f} / {stats['p99_ms']:.0f}"
+                )
+            checkout = entry["endpoints"].get("checkout", {})
+            driver = entry["checkout_driver"]
+            cpu = entry["cpu_pct"]
+            db_cpu = ", ".join(
+                f"{name} {cpu[name]['mean']:.0f}" for name in ("db", "write", "read") if name in cpu
+            )
+            lag = entry.get("projection_lag_ms", {}).get("p99")
+            table.add_row(
+                system,
+                phase,
+                *cells,
+                f"{checkout.get('error_rate', 0):.1%}",
+                f"{driver['offered_rps']:.1f} / {driver['achieved_rps']:.1f}",
+                db_cpu or "-",
+                "-" if lag is None else f"{lag:.0f}",
+            )
+    human.print(table, width=max(human.width, 150))
+    for key, value in summary["ratios"].items():
+        human.print(f"  {key}: {value:g}")
+    if summary["valid"]:
+        human.print("[green]run is valid[/]")
+    else:
+        human.print("[bold red]RUN INVALID[/]: the load generator, not the systems, set the limit:")
+        for reason in summary["invalid_reasons"]:
+            human.print(f"  - {reason}", markup=False)

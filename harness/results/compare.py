@@ -8,7 +8,6 @@ no such interval and are marked "unknown".
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,47 +100,9 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
     }
 
 
-def _verdict(row: dict[str, Any]) -> str:
+def verdict_text(row: dict[str, Any]) -> str:
     return {True: "yes", False: "within noise", None: "unknown"}[row["beyond_noise"]]
 
 
-def _change(row: dict[str, Any]) -> str:
+def change_text(row: dict[str, Any]) -> str:
     return "-" if row["change"] is None else f"{row['change']:+.1%}"
-
-
-def write_compare_html(report: dict[str, Any], path: Path) -> Path:
-    body = "".join(
-        f"<tr><td>{html.escape(r['metric'])}</td><td>{r['a']:,.3f}</td><td>{r['b']:,.3f}</td>"
-        f"<td>{_change(r)}</td><td>{_verdict(r)}</td></tr>"
-        for r in report["metrics"]
-    )
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto;padding:1rem}"
-        "table{border-collapse:collapse;font-size:.85rem}"
-        "td,th{border:1px solid #ddd;padding:.25rem .5rem}td:not(:first-child){text-align:right}"
-    )
-    header = "".join(f"<th>{h}</th>" for h in ("metric", "A", "B", "change", "beyond noise"))
-    path.write_text(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>cqrs-bench compare</title><style>{style}</style></head><body>"
-        f"<h1>cqrs-bench compare</h1><p>A: {html.escape(report['a'])}"
-        f"<br>B: {html.escape(report['b'])}</p>"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></body></html>",
-        encoding="utf-8",
-    )
-    return path
-
-
-def render_compare(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from harness.core.console import human
-
-    table = Table(title="A vs B")
-    for column in ("metric", "A", "B", "change", "beyond noise"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for row in report["metrics"]:
-        table.add_row(
-            row["metric"], f"{row['a']:,.2f}", f"{row['b']:,.2f}", _change(row), _verdict(row)
-        )
-    human.print(table, width=max(human.width, 120))

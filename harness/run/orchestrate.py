@@ -106,9 +106,6 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict[str, Any]]:
         _write_json(run_dir / "summary.json", summary)
         run_json["status"] = "complete"
         _write_json(run_dir / "run.json", run_json)
-        from reports.render import render_report
-
-        render_report(run_dir)
         return run_dir, summary
     except BaseException:
         run_json["status"] = "incomplete"

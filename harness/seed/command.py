@@ -121,20 +121,6 @@ def _report(result: EnsureResult) -> dict[str, Any]:
     return report
 
 
-def render_seed(report: dict[str, Any]) -> None:
-    verb = "reused" if report["reused"] else "built"
-    human.print(f"dataset [bold]{report['id']}[/] {verb} in {report['seconds']:.1f} s")
-    rows = ", ".join(f"{table} {count:,}" for table, count in report["rows"].items())
-    human.print(f"  rows: {rows} (total {report['total_rows']:,})")
-    if not report["reused"]:
-        human.print(
-            f"  {report['rows_per_s']:,} rows/s overall; streaming load "
-            f"{report['load_seconds']:.1f} s ({report['load_rows_per_s']:,} rows/s), "
-            f"keys and indexes {report['index_seconds']:.1f} s"
-        )
-    human.print(f"  at {report['path']}")
-
-
 def datasets_report(home: Path) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for item in list_datasets(home):

@@ -134,21 +134,3 @@ def markdown_summary(outcomes: list[Outcome], run_dir: Path) -> str:
             f"| `{o.name}` | {o.measured} | {o.limit} | {'pass' if o.passed else '**FAIL**'} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def render_gates(result: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from harness.core.console import human
-
-    table = Table(title=f"gates for {result['run_dir']}")
-    for column in ("rule", "measured", "limit", "result"):
-        table.add_column(column)
-    for rule in result["rules"]:
-        status = "[green]pass[/]" if rule["passed"] else "[red]FAIL[/]"
-        table.add_row(rule["name"], rule["measured"], rule["limit"], status)
-    human.print(table, width=max(human.width, 140))
-    for rule in result["rules"]:
-        if not rule["passed"] and rule["detail"]:
-            human.print(f"  {rule['name']}: {rule['detail']}", markup=False)
-    human.print("[green]all gates pass[/]" if result["passed"] else "[red]gates failed[/]")
