@@ -11,15 +11,13 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from shop.errors import not_found
 from shop.views import (
     REVENUE_STATUSES,
     catalog_page,
     customer_json,
-    iso,
-    money,
-    product_json,
+    product_page_json,
     revenue_days,
+    user_orders_json,
 )
 
 
@@ -41,10 +39,7 @@ async def product_page(conn: AsyncConnection[Any], product_id: int) -> dict[str,
         """,
         (product_id,),
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise not_found("product", product_id)
-    return {**product_json(row), "bought_today": int(row[5])}
+    return product_page_json(await cur.fetchone(), product_id)
 
 
 async def user_orders(conn: AsyncConnection[Any], user_id: int, limit: int) -> dict[str, Any]:
@@ -54,26 +49,12 @@ async def user_orders(conn: AsyncConnection[Any], user_id: int, limit: int) -> d
         " FROM orders o WHERE o.user_id = %s ORDER BY o.created_at DESC, o.id DESC LIMIT %s",
         (user_id, limit),
     )
-    rows = await cur.fetchall()
-    if not rows:
-        exists = await (
-            await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
-        ).fetchone()
-        if exists is None:
-            raise not_found("user", user_id)
-    return {
-        "user_id": user_id,
-        "orders": [
-            {
-                "order_id": r[0],
-                "status": r[1],
-                "total": money(r[2]),
-                "created_at": iso(r[3]),
-                "items": r[4],
-            }
-            for r in rows
-        ],
-    }
+    return await user_orders_json(
+        conn,
+        user_id,
+        await cur.fetchall(),
+        user_known_sql="SELECT 1 FROM users WHERE id = %s",
+    )
 
 
 async def top_customers(conn: AsyncConnection[Any], limit: int) -> dict[str, Any]:

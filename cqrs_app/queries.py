@@ -7,14 +7,12 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from shop.errors import not_found
 from shop.views import (
     catalog_page,
     customer_json,
-    iso,
-    money,
-    product_json,
+    product_page_json,
     revenue_days,
+    user_orders_json,
 )
 
 
@@ -32,10 +30,7 @@ async def product_page(conn: AsyncConnection[Any], product_id: int) -> dict[str,
         " WHERE p.id = %s",
         (product_id,),
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise not_found("product", product_id)
-    return {**product_json(row), "bought_today": int(row[5])}
+    return product_page_json(await cur.fetchone(), product_id)
 
 
 async def user_orders(conn: AsyncConnection[Any], user_id: int, limit: int) -> dict[str, Any]:
@@ -45,27 +40,13 @@ async def user_orders(conn: AsyncConnection[Any], user_id: int, limit: int) -> d
         " ORDER BY created_at DESC, order_id DESC LIMIT %s",
         (user_id, limit),
     )
-    rows = await cur.fetchall()
-    if not rows:
-        known = await conn.execute("SELECT 1 FROM customer_stats WHERE user_id = %s", (user_id,))
-        if await known.fetchone() is None:
-            raise not_found("user", user_id)
-    return {
-        "user_id": user_id,
-        "orders": [
-            {
-                "order_id": r[0],
-                "status": r[1],
-                "total": money(r[2]),
-                "created_at": iso(r[3]),
-                "items": r[4],
-                "status_label": r[5],
-                "loyalty_points": r[6],
-                "refund_deadline": r[7].isoformat(),
-            }
-            for r in rows
-        ],
-    }
+    return await user_orders_json(
+        conn,
+        user_id,
+        await cur.fetchall(),
+        user_known_sql="SELECT 1 FROM customer_stats WHERE user_id = %s",
+        extra=("status_label", "loyalty_points", "refund_deadline"),
+    )
 
 
 async def top_customers(conn: AsyncConnection[Any], limit: int) -> dict[str, Any]:

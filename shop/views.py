@@ -151,3 +151,47 @@ async def order_detail(conn: AsyncConnection[Any], order_id: int) -> dict[str, A
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def product_page_json(row: Sequence[Any] | None, product_id: int) -> dict[str, Any]:
+    """A product page from ``(id, name, category, price_cents, stock, bought_today)``."""
+    if row is None:
+        raise not_found("product", product_id)
+    return {**product_json(row), "bought_today": int(row[5])}
+
+
+async def user_orders_json(
+    conn: AsyncConnection[Any],
+    user_id: int,
+    rows: Sequence[Sequence[Any]],
+    *,
+    user_known_sql: str,
+    extra: Sequence[str] = (),
+) -> dict[str, Any]:
+    """ "My orders" from rows ``(order_id, status, total_cents, created_at, items, *extra)``.
+
+    No rows is a 404 only when ``user_known_sql`` (one ``%s``: the user id)
+    finds no such user; a known user with no orders gets an empty list.
+    """
+    if not rows:
+        known = await (await conn.execute(user_known_sql, (user_id,))).fetchone()
+        if known is None:
+            raise not_found("user", user_id)
+    return {
+        "user_id": user_id,
+        "orders": [
+            {
+                "order_id": r[0],
+                "status": r[1],
+                "total": money(r[2]),
+                "created_at": iso(r[3]),
+                "items": r[4],
+                **{name: _plain(value) for name, value in zip(extra, r[5:], strict=True)},
+            }
+            for r in rows
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value

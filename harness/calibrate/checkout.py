@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from harness.calibrate.common import local_stack
 from harness.core.errors import EnvironmentProblem
-from harness.providers import ProviderConfig, ProviderKind
 from harness.providers.binaries import find_binaries
 from harness.seed.spec import DatasetSpec
-from harness.stack.stacks import Stack, StackConfig, SystemKind
+from harness.stack.stacks import SystemKind
 
 PGBENCH_SCRIPT = """\
 \\set uid random(1, {users})
@@ -157,14 +157,7 @@ def run_pgbench(
 
 def calibrate_checkout(config: CalibrateCheckoutConfig) -> dict[str, Any]:
     binaries = find_binaries(config.pg_bin_dir)
-    stack_config = StackConfig(
-        system=SystemKind.BASELINE,
-        provider=ProviderConfig(
-            home=config.home, kind=ProviderKind.LOCAL, pg_bin_dir=config.pg_bin_dir
-        ),
-        spec=config.spec,
-    )
-    with Stack(stack_config) as stack:
+    with local_stack(SystemKind.BASELINE, config.home, config.spec, config.pg_bin_dir) as stack:
         app = asyncio.run(
             drive_app(stack.url, config.spec, config.rate, config.seconds)
         ).latencies_ms

@@ -19,10 +19,10 @@ import numpy as np
 import psycopg
 
 from harness.calibrate.checkout import drive_app, percentiles
-from harness.providers import ProviderConfig, ProviderKind
+from harness.calibrate.common import local_stack
 from harness.seed.spec import DatasetSpec
-from harness.stack.readmodels import wait_caught_up
-from harness.stack.stacks import Stack, StackConfig, SystemKind
+from harness.stack.readmodels import last_order_id, projection_lags, wait_caught_up
+from harness.stack.stacks import SystemKind
 
 SYNTHETIC_EVENTS = """
 INSERT INTO outbox (event_type, payload)
@@ -49,16 +49,6 @@ class CalibrateCqrsConfig:
     pg_bin_dir: Path | None = None
 
 
-def projection_lags(read_dsn: str, since_order: int) -> list[float]:
-    with psycopg.connect(read_dsn) as conn:
-        rows = conn.execute(
-            "SELECT extract(epoch FROM projected_at - created_at) * 1000 FROM order_summaries"
-            " WHERE order_id > %s",
-            (since_order,),
-        ).fetchall()
-    return [float(r[0]) for r in rows]
-
-
 async def dashboard_latencies(url: str, count: int) -> list[float]:
     latencies = []
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -71,22 +61,13 @@ async def dashboard_latencies(url: str, count: int) -> list[float]:
 
 
 def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
-    stack_config = StackConfig(
-        system=SystemKind.CQRS,
-        provider=ProviderConfig(
-            home=config.home, kind=ProviderKind.LOCAL, pg_bin_dir=config.pg_bin_dir
-        ),
-        spec=config.spec,
-    )
-    with Stack(stack_config) as stack:
+    with local_stack(SystemKind.CQRS, config.home, config.spec, config.pg_bin_dir) as stack:
         write = stack.clusters["write"].endpoint.dsn
         read = stack.clusters["read"].endpoint.dsn
-        with psycopg.connect(write) as conn:
-            row = conn.execute("SELECT max(id) FROM orders").fetchone()
-        last_order = int(row[0]) if row and row[0] else 0
+        last_order = last_order_id(write)
         checkout = asyncio.run(drive_app(stack.url, config.spec, config.rate, config.seconds))
         wait_caught_up(write, read, timeout=60, what="catch-up")
-        lags = projection_lags(read, last_order)
+        lags = [lag for _, _, lag in projection_lags(read, last_order)]
 
         dashboard = asyncio.run(dashboard_latencies(stack.url, config.dashboard_requests))
 

@@ -66,7 +66,7 @@ def calibrate_checkout_command(
         calibrate_checkout,
     )
     from harness.cli.views import render_checkout_calibration
-    from harness.seed.spec import spec_for
+    from harness.profiles import spec_for
 
     report = calibrate_checkout(
         CalibrateCheckoutConfig(
@@ -102,7 +102,7 @@ def calibrate_projector_command(
         calibrate_cqrs,
     )
     from harness.cli.views import render_projector_calibration
-    from harness.seed.spec import spec_for
+    from harness.profiles import spec_for
 
     report = calibrate_cqrs(
         CalibrateCqrsConfig(

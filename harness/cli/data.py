@@ -48,9 +48,9 @@ def seed_command(
     Examples: cqrs-bench seed --profile smoke ; cqrs-bench seed --orders 5000000 --json
     """
     from harness.cli.views import render_seed
+    from harness.profiles import spec_for
     from harness.seed.command import SeedConfig
     from harness.seed.command import seed as run_seed
-    from harness.seed.spec import spec_for
 
     config = SeedConfig(
         provider=provider_config(provider, None, pg_bin_dir, None, dsn),

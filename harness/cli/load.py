@@ -79,9 +79,8 @@ def run_command(
     from dataclasses import replace
 
     from harness.cli.views import render_summary
+    from harness.profiles import load_profile, spec_for
     from harness.run.orchestrate import RunConfig, run_benchmark
-    from harness.run.profiles import load_profile
-    from harness.seed.spec import spec_for
     from reports.render import render_report
 
     chosen = []
@@ -142,10 +141,9 @@ def ui_command(
 
     Example: cqrs-bench ui --system cqrs --profile smoke
     """
+    from harness.profiles import load_profile, spec_for
     from harness.run.orchestrate import RunConfig
-    from harness.run.profiles import load_profile
     from harness.run.ui import UiConfig, serve_ui
-    from harness.seed.spec import spec_for
 
     run = RunConfig(
         provider=provider_config(provider, None, pg_bin_dir, None, None),

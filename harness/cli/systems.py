@@ -54,7 +54,7 @@ def up_command(
     Returns once the app answers; stop it with `cqrs-bench down`.
     Example: cqrs-bench up --system baseline --profile smoke --json
     """
-    from harness.seed.spec import spec_for
+    from harness.profiles import spec_for
     from harness.stack.stacks import StackConfig, up
 
     config = StackConfig(

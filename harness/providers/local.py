@@ -30,6 +30,7 @@ import psycopg
 
 from harness.core.accounts import check_reachable, unprivileged_user
 from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import clusters_dir
 from harness.core.polling import wait_until
@@ -68,9 +69,7 @@ class ClusterRecord:
             "owner": None if self.owner is None else self.owner.to_json(),
             "server": None if self.server is None else self.server.to_json(),
         }
-        tmp = directory / (OWNER_FILE + ".tmp")
-        tmp.write_text(json.dumps(payload))
-        tmp.replace(directory / OWNER_FILE)
+        write_json(directory / OWNER_FILE, payload, indent=None)
 
     @classmethod
     def read(cls, directory: Path) -> ClusterRecord | None:

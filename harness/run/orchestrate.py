@@ -9,7 +9,6 @@ started is left running.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -17,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from harness.core.console import human
 from harness.core.errors import EnvironmentProblem
+from harness.core.jsonfile import write_json
 from harness.core.polling import TimeoutWaiting
+from harness.profiles import LoadProfile
 from harness.providers import ProviderConfig
 from harness.providers.binaries import find_binaries
 from harness.results.summarize import RUN_SCHEMA_VERSION, summarize_run
-from harness.run.profiles import LoadProfile
 from harness.run.provenance import git_sha, machine, versions
 from harness.run.sampler import Sampler
 from harness.seed.spec import DatasetSpec
+from harness.stack.readmodels import last_order_id, projection_lags, wait_caught_up
 from harness.stack.services import PythonService
 from harness.stack.stacks import Stack, StackConfig, SystemKind
 from scenarios.plan import PLAN_ENV, LoadPlan
@@ -92,27 +92,27 @@ def run_benchmark(config: RunConfig) -> tuple[Path, dict[str, Any]]:
         ],
         "systems_detail": {},
     }
-    _write_json(run_dir / "run.json", run_json)
+    write_json(run_dir / "run.json", run_json)
     try:
         for system in config.systems:
             run_json["systems_detail"][system.value] = _run_system(config, run_dir, system, plan)
-            _write_json(run_dir / "run.json", run_json)
+            write_json(run_dir / "run.json", run_json)
         for name, url in config.targets:
             run_json["systems_detail"][name] = _drive(
                 config, run_dir / name, plan, url, None, {}, {}
             )
-            _write_json(run_dir / "run.json", run_json)
+            write_json(run_dir / "run.json", run_json)
         summary = summarize_run(run_dir)
-        _write_json(run_dir / "summary.json", summary)
+        write_json(run_dir / "summary.json", summary)
         run_json["status"] = "complete"
-        _write_json(run_dir / "run.json", run_json)
+        write_json(run_dir / "run.json", run_json)
         return run_dir, summary
     except BaseException:
         run_json["status"] = "incomplete"
         raise
     finally:
         run_json["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_json(run_dir / "run.json", run_json)
+        write_json(run_dir / "run.json", run_json)
 
 
 def _pg_version(config: RunConfig) -> str | None:
@@ -133,7 +133,7 @@ def _run_system(
         assert stack.state is not None
         components = {name: pid for name, pid in stack.state.pids.items() if pid}
         databases = {name: c.endpoint.dsn for name, c in stack.clusters.items()}
-        seeded_orders = _last_order_id(databases[next(iter(databases))])
+        seeded_orders = last_order_id(databases[next(iter(databases))])
         detail = _drive(
             config, run_dir / system.value, plan, stack.url, stack, components, databases
         )
@@ -210,16 +210,8 @@ def _warm_up(url: str, plan: LoadPlan) -> None:
 
 
 def _wait_projection_idle(stack: Stack) -> None:
-    from harness.stack.readmodels import wait_caught_up
-
     write, read = stack.clusters["write"].endpoint.dsn, stack.clusters["read"].endpoint.dsn
     wait_caught_up(write, read, timeout=60, what="the projector to go idle")
-
-
-def _last_order_id(dsn: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
-    return int(row[0]) if row else 0
 
 
 def _dump_projection_lag(stack: Stack, directory: Path, after_order: int) -> None:
@@ -227,19 +219,7 @@ def _dump_projection_lag(stack: Stack, directory: Path, after_order: int) -> Non
     read = stack.clusters["read"].endpoint.dsn
     with contextlib.suppress(TimeoutWaiting):  # record what was applied, even if behind
         _wait_projection_idle(stack)
-    with psycopg.connect(read) as conn, open(directory / "projection.csv", "w") as out:
+    with open(directory / "projection.csv", "w") as out:
         out.write("ts,order_id,lag_ms\n")
-        rows = conn.execute(
-            "SELECT extract(epoch FROM created_at), order_id,"
-            " extract(epoch FROM projected_at - created_at) * 1000"
-            " FROM order_summaries WHERE order_id > %s ORDER BY order_id",
-            (after_order,),
-        ).fetchall()
-        for ts, order_id, lag in rows:
-            out.write(f"{float(ts):.6f},{order_id},{float(lag):.3f}\n")
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(path)
+        for ts, order_id, lag in projection_lags(read, after_order):
+            out.write(f"{ts:.6f},{order_id},{lag:.3f}\n")

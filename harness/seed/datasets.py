@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.jsonfile import write_json
 from harness.core.paths import datasets_dir
 from harness.core.processes import ProcessIdentity
 from harness.providers.base import Cluster, Endpoint
@@ -262,7 +263,7 @@ def ensure_dataset(
     building = Path(tempfile.mkdtemp(prefix=f"{BUILDING_PREFIX}{entry_id}-", dir=root))
     try:
         building.chmod(0o755)
-        (building / "owner.json").write_text(json.dumps(ProcessIdentity.current().to_json()))
+        write_json(building / "owner.json", ProcessIdentity.current().to_json())
         if kind is DatasetKind.DATADIR:
             assert binaries is not None
             load, password = _build_datadir(home, building, spec, binaries, progress, phase)
@@ -282,9 +283,7 @@ def ensure_dataset(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "password": password,
         }
-        manifest_path = building / MANIFEST
-        manifest_path.touch(mode=0o600)
-        manifest_path.write_text(json.dumps(manifest, indent=2))
+        write_json(building / MANIFEST, manifest, private=True)
         (building / "owner.json").unlink()
         os.sync()  # the load ran with fsync=off; make it durable before it is reused
         try:

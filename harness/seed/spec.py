@@ -1,10 +1,10 @@
-"""What a dataset is: its sizes, seed and time span, and the named profiles."""
+"""What a dataset is: its sizes, seed and time span (the named profiles are in harness.profiles)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from harness.core.errors import BadInput
@@ -59,35 +59,3 @@ class DatasetSpec:
 
 # Bump when the generator's output for a given spec changes.
 GENERATOR_VERSION = 1
-
-PROFILES: dict[str, DatasetSpec] = {
-    "smoke": DatasetSpec(users=2_000, products=500, orders=20_000),
-    "quick": DatasetSpec(users=20_000, products=2_000, orders=300_000),
-    "standard": DatasetSpec(users=200_000, products=10_000, orders=2_000_000),
-    "black-friday": DatasetSpec(users=1_000_000, products=50_000, orders=10_000_000),
-}
-DEFAULT_PROFILE = "standard"
-
-
-def spec_for(
-    profile: str,
-    *,
-    users: int | None = None,
-    products: int | None = None,
-    orders: int | None = None,
-    seed: int | None = None,
-) -> DatasetSpec:
-    if profile not in PROFILES:
-        raise BadInput(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-    spec = PROFILES[profile]
-    overrides = {
-        name: value
-        for name, value in (
-            ("users", users),
-            ("products", products),
-            ("orders", orders),
-            ("seed", seed),
-        )
-        if value is not None
-    }
-    return replace(spec, **overrides).validated()  # type: ignore[arg-type]

@@ -34,6 +34,29 @@ def wait_caught_up(
     return time.monotonic() - started
 
 
+def last_order_id(write_dsn: str) -> int:
+    """The newest order in the write database (orders placed later have higher ids)."""
+    with psycopg.connect(write_dsn) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
+    return int(row[0]) if row else 0
+
+
+def projection_lags(read_dsn: str, after_order: int) -> list[tuple[float, int, float]]:
+    """``(created_at epoch s, order_id, lag ms)`` of every projected order after ``after_order``.
+
+    The lag runs from the order's ``created_at`` to the moment its summary was
+    written to the read model.
+    """
+    with psycopg.connect(read_dsn) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM created_at), order_id,"
+            " extract(epoch FROM projected_at - created_at) * 1000"
+            " FROM order_summaries WHERE order_id > %s ORDER BY order_id",
+            (after_order,),
+        ).fetchall()
+    return [(float(ts), int(order_id), float(lag)) for ts, order_id, lag in rows]
+
+
 @dataclass(frozen=True)
 class ReadModelTarget:
     home: Path

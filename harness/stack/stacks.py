@@ -21,6 +21,7 @@ from typing import Any, Self
 import psycopg
 
 from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import stacks_dir
 from harness.core.processes import ProcessIdentity, stop_tree
@@ -85,10 +86,7 @@ class StackState:
             "cluster_dirs": self.cluster_dirs,
             "owner": None if self.owner is None else self.owner.to_json(),
         }
-        tmp = self.directory / (STATE_FILE + ".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(json.dumps(payload, indent=2))
-        tmp.replace(self.directory / STATE_FILE)
+        write_json(self.directory / STATE_FILE, payload, private=True)
 
     @classmethod
     def read(cls, directory: Path) -> StackState | None:
