@@ -8,7 +8,6 @@ arrival's scheduled start, not from when a busy client got round to sending.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import os
@@ -19,30 +18,35 @@ from typing import Any
 
 import gevent
 from gevent.pool import Group
+from gevent.threadpool import ThreadPool
 from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events, task
 
 from scenarios.plan import PhaseClock, load_plan
 from scenarios.recorder import Recorder, error_kind
+from scenarios.traffic import (
+    Population,
+    checkout_schedule,
+    fingerprint,
+    per_phase,
+    report_schedule,
+    user_stream,
+)
 
 PLAN = load_plan()
 CLOCK = PhaseClock(PLAN)
+POPULATION = Population.of(PLAN)
 _recorder: Recorder | None = None
 SEARCH_WORDS = ("Red", "Blue", "Lamp", "Guide", "Tea", "Pro", "Set", "Mug", "Green", "Kit")
 SORTS = ("id", "price_asc", "price_desc", "name")
+_user_index: dict[str, itertools.count[int]] = {}
 
 
-def _skewed_cdf(n: int, seed: int, shape: float) -> list[float]:
-    """Pareto weights like the dataset's: a few ids get most of the traffic."""
-    rng = random.Random(seed)
-    return list(itertools.accumulate(rng.paretovariate(shape) for _ in range(n)))
-
-
-USER_CDF = _skewed_cdf(PLAN.users, PLAN.seed, 1.1)
-PRODUCT_CDF = _skewed_cdf(PLAN.products, PLAN.seed + 1, 1.2)
-
-
-def skewed_id(rng: random.Random, cdf: list[float]) -> int:
-    return min(bisect.bisect_left(cdf, rng.random() * cdf[-1]), len(cdf) - 1) + 1
+def _next_index(user_class: str, environment: Any) -> int:
+    """This user's index among its class: unique across the worker processes of one run."""
+    runner = getattr(environment, "runner", None)
+    worker = int(getattr(runner, "worker_index", 0) or 0)
+    local = next(_user_index.setdefault(user_class, itertools.count()))
+    return local * 1_000 + worker
 
 
 @events.test_start.add_listener
@@ -50,7 +54,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     global _recorder
     CLOCK.start()
     if _recorder is None:
-        _recorder = Recorder(Path(PLAN.record_dir))
+        _recorder = Recorder(Path(PLAN.record_dir), background=_writer_thread())
         # every process says when its clock started; the harness aligns samples on it
         clock_file = Path(PLAN.record_dir) / f"clock-{os.getpid()}.json"
         clock_file.write_text(json.dumps({"started": CLOCK.started}))
@@ -106,6 +110,12 @@ class ClientTimeout(Exception):
     """The whole request took longer than the client waits."""
 
 
+def _writer_thread() -> Any:
+    """A real OS thread for the recorder's file writes, so a disk stall never blocks the hub."""
+    pool = ThreadPool(1)  # one writer: rows stay in order
+    return pool.spawn
+
+
 class ShopClient(FastHttpUser):
     abstract = True
     network_timeout = PLAN.timeout_s
@@ -113,7 +123,8 @@ class ShopClient(FastHttpUser):
     rng: random.Random
 
     def on_start(self) -> None:
-        self.rng = random.Random(PLAN.seed + id(self) % 10_000)
+        name = type(self).__name__
+        self.rng = user_stream(PLAN, name, _next_index(name, self.environment))
 
     def call(
         self,
@@ -154,138 +165,172 @@ class ShopClient(FastHttpUser):
         """After the last phase users send nothing, so nothing is in flight when Locust stops."""
         return CLOCK.phase() == "after"
 
-    def checkout_body(self) -> dict[str, Any]:
-        return {
-            "user_id": skewed_id(self.rng, USER_CDF),
-            "items": [{"product_id": skewed_id(self.rng, PRODUCT_CDF), "quantity": 1}],
-        }
+    def record_dropped(self, scheduled: float, name: str) -> None:
+        """An arrival that could not be sent: a failure, recorded as such, never silently lost."""
+        if _recorder is not None:
+            _recorder.record(
+                scheduled,
+                PLAN.phase_at(scheduled - (CLOCK.started or scheduled)),
+                name,
+                0,
+                False,
+                "dropped",
+                0,
+                int((time.time() - scheduled) * 1_000_000),
+            )
 
 
 class Shopper(ShopClient):
-    """Browses, searches, opens product pages and their orders (closed loop, think time)."""
+    """Browses, searches, opens product pages and their orders (closed loop, think time).
+
+    The action and its ids come from the shopper's own seeded stream, so each
+    shopper asks for the same pages in the same order on every system.
+    """
 
     weight = 1
     wait_time = between(*PLAN.shopper_wait_s)
+    actions = tuple(name for name, weight in PLAN.weights.items() if weight > 0)
+    action_weights = tuple(PLAN.weights[name] for name in actions)
 
-    @task(PLAN.weights.get("browse", 0))
-    def browse(self) -> None:
-        if self.finished():
+    @task
+    def shop(self) -> None:
+        if self.finished() or not self.actions:
             return
-        page = self.rng.randint(1, max(1, PLAN.products // 20))
-        self.call(
-            "GET", f"/products?page={page}&sort={self.rng.choice(SORTS)}", name="product_list"
-        )
-
-    @task(PLAN.weights.get("search", 0))
-    def search(self) -> None:
-        if self.finished():
-            return
-        self.call("GET", f"/products?search={self.rng.choice(SEARCH_WORDS)}", name="product_list")
-
-    @task(PLAN.weights.get("product_page", 0))
-    def product_page(self) -> None:
-        if self.finished():
-            return
-        self.call("GET", f"/products/{skewed_id(self.rng, PRODUCT_CDF)}", name="product_page")
-
-    @task(PLAN.weights.get("my_orders", 0))
-    def my_orders(self) -> None:
-        if self.finished():
-            return
-        self.call("GET", f"/users/{skewed_id(self.rng, USER_CDF)}/orders", name="my_orders")
-
-    @task(PLAN.weights.get("order_status", 0))
-    def order_status(self) -> None:
-        if self.finished():
-            return
-        self.call("GET", f"/orders/{self.rng.randint(1, PLAN.orders)}", name="order_status")
-
-    @task(PLAN.weights.get("checkout", 0))
-    def checkout(self) -> None:
-        if self.finished():
-            return
-        self.call("POST", "/checkout", json=self.checkout_body(), name="checkout")
+        action = self.rng.choices(self.actions, self.action_weights)[0]
+        if action == "browse":
+            page = self.rng.randint(1, max(1, PLAN.products // 20))
+            sort = self.rng.choice(SORTS)
+            self.call("GET", f"/products?page={page}&sort={sort}", name="product_list")
+        elif action == "search":
+            word = self.rng.choice(SEARCH_WORDS)
+            self.call("GET", f"/products?search={word}", name="product_list")
+        elif action == "product_page":
+            self.call("GET", f"/products/{POPULATION.product(self.rng)}", name="product_page")
+        elif action == "my_orders":
+            self.call("GET", f"/users/{POPULATION.user(self.rng)}/orders", name="my_orders")
+        elif action == "order_status":
+            self.call("GET", f"/orders/{self.rng.randint(1, PLAN.orders)}", name="order_status")
+        elif action == "checkout":
+            body = {
+                "user_id": POPULATION.user(self.rng),
+                "items": [{"product_id": POPULATION.product(self.rng), "quantity": 1}],
+            }
+            self.call("POST", "/checkout", json=body, name="checkout")
 
 
-class Admin(ShopClient):
-    """Opens the CEO dashboard like a person refreshing it: paced, only during the storm."""
-
-    fixed_count = PLAN.admins
-    wait_time = constant_pacing(PLAN.admin_interval_s)
-
-    @task(3)
-    def dashboard(self) -> None:
-        if CLOCK.phase() == "storm":
-            self.call(
-                "GET",
-                f"/dashboard/customers?limit={PLAN.dashboard_limit}",
-                name="dashboard_customers",
-            )
-
-    @task(1)
-    def revenue(self) -> None:
-        if CLOCK.phase() == "storm":
-            self.call("GET", "/dashboard/revenue", name="dashboard_revenue")
+def _announce(kind: str, plan_times: list[float], bound: int, digest: str) -> None:
+    """Tell the harness what this process scheduled, so every arrival can be accounted for."""
+    record = {
+        "driver": kind,
+        "fingerprint": digest,
+        "scheduled": per_phase(PLAN, plan_times),
+        "in_flight_bound": bound,
+    }
+    path = Path(PLAN.record_dir) / f"schedule-{kind}-{os.getpid()}.json"
+    path.write_text(json.dumps(record))
 
 
-class CheckoutDriver(ShopClient):
-    """Open-model checkout arrivals at the plan's rate, whatever the responses do.
+class OpenModelDriver(ShopClient):
+    """Replays a schedule fixed in advance, whatever the responses do.
 
-    Each arrival is scheduled in advance (Poisson or fixed spacing) and runs in
-    its own greenlet; its latency counts from its scheduled start. At most
-    ``max_in_flight`` run at once; arrivals beyond that are dropped and
-    recorded as such, never silently delayed.
+    Each arrival runs in its own greenlet at its scheduled time; its latency
+    counts from that time. At most ``bound`` run at once; arrivals beyond
+    that are recorded as dropped (failures), never silently delayed.
     """
 
+    abstract = True
     fixed_count = 1
     wait_time = constant_pacing(0)
+
+    def replay(self, schedule: list[tuple[float, Any]], bound: int) -> None:
+        group = Group()
+        started = CLOCK.started or time.time()
+        for at, item in schedule:
+            scheduled = started + at
+            gevent.sleep(max(0.0, scheduled - time.time()))
+            if len(group) >= bound:
+                self.record_dropped(scheduled, self.name_of(item))
+                continue
+            group.spawn(self.send, scheduled, item)
+        group.join(timeout=PLAN.timeout_s + 1)
+        self.after_replay()
+        gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)  # the shape ends the test
+
+    def name_of(self, item: Any) -> str:
+        raise NotImplementedError
+
+    def send(self, scheduled: float, item: Any) -> None:
+        raise NotImplementedError
+
+    def after_replay(self) -> None:
+        pass
+
+
+class CheckoutDriver(OpenModelDriver):
+    """Open-model checkout arrivals at the plan's rate; each confirmed by reading the order."""
+
+    confirmations: Group
+
     # one connection per arrival in flight, so the client pool never queues them
-    concurrency = PLAN.max_in_flight
+    concurrency = PLAN.checkout_bound + 16
 
     @task
     def drive(self) -> None:
-        group = Group()
-        arrival_rng = random.Random(PLAN.seed + 99)
-        next_at = CLOCK.started or time.time()
-        end = next_at + PLAN.total_seconds
-        while True:
-            gap = (
-                arrival_rng.expovariate(PLAN.checkout_rate)
-                if PLAN.arrival == "poisson"
-                else 1.0 / PLAN.checkout_rate
-            )
-            next_at += gap
-            if next_at >= end:
-                break
-            gevent.sleep(max(0.0, next_at - time.time()))
-            if len(group) >= PLAN.max_in_flight:
-                if _recorder is not None:
-                    _recorder.record(
-                        next_at,
-                        PLAN.phase_at(next_at - (CLOCK.started or next_at)),
-                        "checkout",
-                        0,
-                        False,
-                        "dropped",
-                        0,
-                        0,
-                    )
-                continue
-            group.spawn(self._arrival, next_at)
-        group.join(timeout=PLAN.timeout_s + 1)
-        gevent.sleep(PLAN.total_seconds)  # nothing more to send; the shape ends the test
+        arrivals = checkout_schedule(PLAN, POPULATION)
+        _announce(
+            "checkout",
+            [a.at for a in arrivals],
+            PLAN.checkout_bound,
+            fingerprint(arrivals, report_schedule(PLAN)),
+        )
+        # confirmation reads run outside the checkout bound: a slow read never drops a checkout
+        self.confirmations = Group()
+        self.replay([(a.at, a) for a in arrivals], PLAN.checkout_bound)
 
-    def _arrival(self, scheduled: float) -> None:
+    def name_of(self, item: Any) -> str:
+        return "checkout"
+
+    def send(self, scheduled: float, item: Any) -> None:
+        body = {"user_id": item.user_id, "items": [{"product_id": item.product_id, "quantity": 1}]}
         response = self.call(
-            "POST",
-            "/checkout",
-            name="checkout",
-            context={"scheduled": scheduled},
-            json=self.checkout_body(),
+            "POST", "/checkout", name="checkout", context={"scheduled": scheduled}, json=body
         )
         if getattr(response, "status_code", 0) == 200:
             order_id = response.json()["order_id"]
-            self.call("GET", f"/orders/{order_id}", name="order_status")
+            self.confirmations.spawn(
+                self.call, "GET", f"/orders/{order_id}", name="checkout_confirm"
+            )
+
+    def after_replay(self) -> None:
+        self.confirmations.join(timeout=PLAN.timeout_s + 1)
+
+
+class ReportDriver(OpenModelDriver):
+    """The report storm: admins' dashboard and revenue reports at fixed, seeded times."""
+
+    concurrency = PLAN.report_bound + 4
+
+    @task
+    def drive(self) -> None:
+        reports = report_schedule(PLAN)
+        _announce(
+            "reports",
+            [r.at for r in reports],
+            PLAN.report_bound,
+            fingerprint(checkout_schedule(PLAN, POPULATION), reports),
+        )
+        self.replay([(r.at, r) for r in reports], PLAN.report_bound)
+
+    def name_of(self, item: Any) -> str:
+        return str(item.name)
+
+    def send(self, scheduled: float, item: Any) -> None:
+        path = (
+            f"/dashboard/customers?limit={PLAN.dashboard_limit}"
+            if item.name == "dashboard_customers"
+            else "/dashboard/revenue"
+        )
+        self.call("GET", path, name=item.name, context={"scheduled": scheduled})
 
 
 class BlackFriday(LoadTestShape):
@@ -293,6 +338,6 @@ class BlackFriday(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         # a drain period after the last phase lets every request in flight finish
-        if self.get_run_time() >= PLAN.total_seconds + PLAN.timeout_s + 1:
+        if self.get_run_time() >= PLAN.total_seconds + PLAN.drain_seconds:
             return None
-        return PLAN.shoppers + PLAN.admins + 1, 100.0
+        return PLAN.shoppers + 2, 100.0

@@ -8,6 +8,7 @@ test starts, so all of them agree on whether it is steady, storm or recovery.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ class LoadPlan:
     phase_seconds: dict[str, float]
     checkout_rate: float  # arrivals per second, the same in every phase
     arrival: str = "poisson"  # or "fixed"
-    max_in_flight: int = 200
+    max_in_flight: int | None = None  # checkouts in flight at once [default: sized from rate]
     timeout_s: float = 5.0
     shoppers: int = 10
     shopper_wait_s: tuple[float, float] = (1.0, 3.0)
@@ -45,6 +46,23 @@ class LoadPlan:
     orders: int = 10_000
     seed: int = 42
     record_dir: str = "."
+
+    @property
+    def checkout_bound(self) -> int:
+        """Checkouts in flight at once before an arrival is dropped."""
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        return in_flight_bound(self.checkout_rate, self.timeout_s)
+
+    @property
+    def report_bound(self) -> int:
+        """Admin reports in flight at once before one is dropped."""
+        return in_flight_bound(self.admins / self.admin_interval_s, self.timeout_s)
+
+    @property
+    def drain_seconds(self) -> float:
+        """After the last phase: room for the latest arrival and its confirmation read."""
+        return 2 * self.timeout_s + 2
 
     @property
     def total_seconds(self) -> float:
@@ -91,3 +109,13 @@ class PhaseClock:
 
     def phase(self) -> str:
         return self.plan.phase_at(self.elapsed()) if self.started is not None else "warmup"
+
+
+def in_flight_bound(rate_per_s: float, timeout_s: float) -> int:
+    """Room for every arrival that can be in flight at once (Little's law: rate x timeout).
+
+    With every request taking the whole timeout, ``rate x timeout`` are in
+    flight; twice that absorbs Poisson bursts, so an arrival is dropped only
+    when the generator itself cannot keep up.
+    """
+    return max(16, math.ceil(2 * rate_per_s * timeout_s))

@@ -1,11 +1,17 @@
-"""Exact per-request records: one CSV per Locust process, microseconds, no buckets."""
+"""Exact per-request records: one CSV per Locust process, microseconds, no buckets.
+
+Rows are buffered and written in batches; under Locust the writes run on a
+real OS thread (``background``), so a slow disk never stalls the event loop
+that dispatches arrivals.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us")
 
@@ -29,8 +35,13 @@ class Recorder:
     """Buffers rows and appends them to ``requests-<pid>.csv`` in the record directory."""
 
     def __init__(
-        self, directory: Path, flush_every: int = 2_000, flush_after_s: float = 1.0
+        self,
+        directory: Path,
+        flush_every: int = 2_000,
+        flush_after_s: float = 1.0,
+        background: Callable[[Callable[[str], None], str], Any] | None = None,
     ) -> None:
+        self._background = background
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"requests-{os.getpid()}.csv"
         self._rows: list[str] = []
@@ -63,12 +74,24 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        if self._rows:
-            self._handle.write("".join(self._rows))
-            self._rows.clear()
-        self._handle.flush()
+        batch = "".join(self._rows)
+        self._rows.clear()
         self._flushed_at = time.monotonic()
+        if self._background is None:
+            self._write(batch)
+        else:
+            self._pending = self._background(self._write, batch)
+
+    def _write(self, batch: str) -> None:
+        if batch:
+            self._handle.write(batch)
+        self._handle.flush()
 
     def close(self) -> None:
-        self.flush()
+        batch = "".join(self._rows)
+        self._rows.clear()
+        pending = getattr(self, "_pending", None)
+        if pending is not None:
+            pending.get()  # the last background write lands before the file closes
+        self._write(batch)
         self._handle.close()

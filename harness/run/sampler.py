@@ -1,8 +1,11 @@
 """Once a second: CPU and memory of every component, database activity, pools, lag.
 
 CPU is the sum over a component's whole process tree (a PostgreSQL cluster is
-a postmaster and its backends), in % of one core, from CPU-time deltas so that
-short-lived backends are counted too.
+a postmaster and its backends), in % of one core over each sample's interval
+(written beside it), from deltas of the tree's total CPU time including the
+children each process has reaped, so short-lived backends and parallel
+workers that exited between two samples are counted too. The load
+generator's processes are also written one by one (``generator.csv``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import httpx
 import psutil
 import psycopg
 
+GENERATOR = "locust"
+
 DB_ACTIVITY = """
 SELECT count(*) FILTER (WHERE state = 'active'),
        count(*) FILTER (WHERE wait_event_type = 'Lock'),
@@ -28,35 +33,55 @@ FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backen
 """
 
 
+def tree_cpu_seconds(root_pid: int) -> tuple[float, float, dict[int, float]] | None:
+    """CPU seconds a process tree has used so far, its RSS in MiB, and each live process's own.
+
+    Exited processes count too: a process's ``children_*`` times hold every
+    child it has reaped (a postmaster reaps its backends, parallel workers
+    and autovacuum workers), so the total only grows, and its difference
+    between two samples is the CPU used in between, short-lived processes
+    included. None when the root itself is gone.
+    """
+    try:
+        root = psutil.Process(root_pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return None
+    total = 0.0
+    rss = 0.0
+    own: dict[int, float] = {}
+    for proc in family:
+        try:
+            with proc.oneshot():
+                times = proc.cpu_times()
+                rss += proc.memory_info().rss / 2**20
+        except psutil.NoSuchProcess:
+            continue
+        own[proc.pid] = times.user + times.system
+        total += own[proc.pid] + times.children_user + times.children_system
+    return total, rss, own
+
+
 @dataclass
 class _Tree:
     root: int
-    seen: dict[int, float] = field(default_factory=dict)  # pid -> cpu seconds at last sample
+    total: float | None = None  # tree CPU seconds at the last sample
+    own: dict[int, float] = field(default_factory=dict)
 
-    def sample(self, since: float) -> tuple[float, float]:
-        """CPU seconds used since the last sample, and RSS in MiB, over the whole tree."""
-        try:
-            root = psutil.Process(self.root)
-            family = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0, 0.0
-        used = 0.0
-        rss = 0.0
-        current: dict[int, float] = {}
-        for proc in family:
-            try:
-                times = proc.cpu_times()
-                total = times.user + times.system
-                rss += proc.memory_info().rss / 2**20
-                created = proc.create_time()
-            except psutil.NoSuchProcess:
-                continue
-            # a process born since the last sample used all its CPU time within the interval
-            before = self.seen.get(proc.pid, 0.0 if created >= since else total)
-            used += max(0.0, total - before)
-            current[proc.pid] = total
-        self.seen = current
-        return used, rss
+    def sample(self) -> tuple[float, float, dict[int, float]]:
+        """CPU seconds used since the last sample, RSS in MiB, and each process's own share."""
+        found = tree_cpu_seconds(self.root)
+        if found is None:
+            return 0.0, 0.0, {}
+        total, rss, own = found
+        used = 0.0 if self.total is None else max(0.0, total - self.total)
+        per_process = {
+            pid: max(0.0, seconds - self.own[pid])
+            for pid, seconds in own.items()
+            if pid in self.own
+        }
+        self.total, self.own = total, own
+        return used, rss, per_process
 
 
 @dataclass
@@ -88,8 +113,10 @@ class Sampler:
         connections: dict[str, psycopg.Connection[Any]] = {}
         with contextlib.ExitStack() as files:
             resources = self._writer(
-                files, "resources.csv", ["ts", "component", "cpu_pct", "rss_mib"]
+                files, "resources.csv", ["ts", "interval_s", "component", "cpu_pct", "rss_mib"]
             )
+            # each load-generator process on its own: one saturated process is enough to lag
+            generator = self._writer(files, "generator.csv", ["ts", "interval_s", "pid", "cpu_pct"])
             activity = self._writer(
                 files,
                 "db_activity.csv",
@@ -108,16 +135,39 @@ class Sampler:
             client = httpx.Client(timeout=2)
             files.callback(client.close)
             files.callback(_close_all, connections)
+            for name, pid in self.components.items():
+                trees[name] = _Tree(pid)
+                trees[name].sample()  # the baseline for the first interval
             last = time.time()
             while not self._stop.wait(self.interval_s):
                 now = time.time()
                 wall = now - last
                 for name, pid in self.components.items():
-                    tree = trees.setdefault(name, _Tree(pid))
-                    used, rss = tree.sample(last)
+                    tree = trees.get(name)
+                    if tree is None:  # added since the last sample: measured from now on
+                        trees[name] = _Tree(pid)
+                        trees[name].sample()
+                        continue
+                    used, rss, per_process = tree.sample()
                     resources.writerow(
-                        [f"{now:.3f}", name, f"{100 * used / wall:.1f}", f"{rss:.1f}"]
+                        [
+                            f"{now:.3f}",
+                            f"{wall:.3f}",
+                            name,
+                            f"{100 * used / wall:.1f}",
+                            f"{rss:.1f}",
+                        ]
                     )
+                    if name == GENERATOR:
+                        for process, seconds in per_process.items():
+                            generator.writerow(
+                                [
+                                    f"{now:.3f}",
+                                    f"{wall:.3f}",
+                                    process,
+                                    f"{100 * seconds / wall:.1f}",
+                                ]
+                            )
                 last = now
                 for name, dsn in self.databases.items():
                     row = self._db_activity(connections, name, dsn)

@@ -44,8 +44,9 @@ def last_order_id(write_dsn: str) -> int:
 def projection_lags(read_dsn: str, after_order: int) -> list[tuple[float, int, float]]:
     """``(created_at epoch s, order_id, lag ms)`` of every projected order after ``after_order``.
 
-    The lag runs from the order's ``created_at`` to the moment its summary was
-    written to the read model.
+    The lag runs from the order's ``created_at`` (taken inside the write
+    transaction) to the moment its summary was written; for the lag from
+    commit to commit, see :func:`projection_outcome`.
     """
     with psycopg.connect(read_dsn) as conn:
         rows = conn.execute(
@@ -55,6 +56,52 @@ def projection_lags(read_dsn: str, after_order: int) -> list[tuple[float, int, f
             (after_order,),
         ).fetchall()
     return [(float(ts), int(order_id), float(lag)) for ts, order_id, lag in rows]
+
+
+@dataclass(frozen=True)
+class ProjectionOutcome:
+    """What became of the orders placed after ``after_order``."""
+
+    placed: int
+    projected: int
+    unprojected: list[int]  # order ids placed but never in the read model
+    lags: list[tuple[float, int, float]]  # (write commit epoch s, order_id, lag ms)
+
+
+def projection_outcome(write_dsn: str, read_dsn: str, after_order: int) -> ProjectionOutcome:
+    """Each order's lag from its write transaction's commit to its read-model row's commit.
+
+    Both clusters run with ``track_commit_timestamp``; a row's ``xmin`` names
+    the transaction that wrote it, so its commit time is exact on both sides.
+    """
+    with psycopg.connect(write_dsn) as conn:
+        committed = {
+            int(order_id): float(ts)
+            for order_id, ts in conn.execute(
+                "SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM orders"
+                " WHERE id > %s",
+                (after_order,),
+            ).fetchall()
+        }
+    with psycopg.connect(read_dsn) as conn:
+        applied = {
+            int(order_id): float(ts)
+            for order_id, ts in conn.execute(
+                "SELECT order_id, extract(epoch FROM pg_xact_commit_timestamp(xmin))"
+                " FROM order_summaries WHERE order_id > %s",
+                (after_order,),
+            ).fetchall()
+        }
+    lags = sorted(
+        (committed[order_id], order_id, (applied[order_id] - committed[order_id]) * 1000)
+        for order_id in committed.keys() & applied.keys()
+    )
+    return ProjectionOutcome(
+        placed=len(committed),
+        projected=len(lags),
+        unprojected=sorted(committed.keys() - applied.keys()),
+        lags=lags,
+    )
 
 
 @dataclass(frozen=True)

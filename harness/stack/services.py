@@ -37,6 +37,7 @@ class PythonService(Managed):
     port: int | None = None  # for HTTP services: where it listens
     health_path: str | None = None
     detached: bool = False
+    niceness: int = 0  # below 0: scheduled ahead of other processes, where permitted (root)
     _process: subprocess.Popen[bytes] | None = None
     identity: ProcessIdentity | None = None
 
@@ -68,9 +69,7 @@ class PythonService(Managed):
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self.env},
                 start_new_session=True,
-                preexec_fn=functools.partial(die_with_parent, signal.SIGTERM)
-                if use_pdeathsig
-                else None,
+                preexec_fn=functools.partial(_child_setup, use_pdeathsig, self.niceness),
             )
         self.identity = ProcessIdentity.of(self._process.pid)
         if self.health_path is not None:
@@ -118,3 +117,11 @@ class PythonService(Managed):
         except OSError:
             tail = []
         return f"{self.name} exited with code {self._process.returncode}: {' | '.join(tail)}"
+
+
+def _child_setup(die_with_us: bool, niceness: int) -> None:
+    if die_with_us:
+        die_with_parent(signal.SIGTERM)
+    if niceness:
+        with contextlib.suppress(PermissionError):  # only root may raise a priority
+            os.nice(niceness)
