@@ -115,3 +115,40 @@ def calibrate_projector_command(
         )
     )
     output(report, json_output, render_projector_calibration)
+
+
+@calibrate_app.command("driver")
+def calibrate_driver_command(
+    latency_ms: Annotated[
+        float,
+        typer.Option("--latency-ms", min=1, max=5000, help="The server's constant latency."),
+    ] = 40,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=2, max=600, help="How long each step.")
+    ] = 10,
+    rates: Annotated[
+        str,
+        typer.Option("--rates", help="Checkout rates to try, comma-separated, rising."),
+    ] = "50,100,200,400,800",
+    json_output: JsonOpt = False,
+) -> None:
+    """The load generator against a constant-latency server: its overhead and top rate.
+
+    Reports p50 minus the true latency, and the highest checkout rate it holds
+    with schedule lag p99 under 10 ms.
+    Example: cqrs-bench calibrate driver --latency-ms 40 --rates 100,200,400
+    """
+    from harness.calibrate.driver import CalibrateDriverConfig, calibrate_driver
+    from harness.cli.views import render_driver_calibration
+    from harness.core.errors import BadInput
+
+    try:
+        ladder = tuple(float(r) for r in rates.split(",") if r.strip())
+    except ValueError:
+        raise BadInput(f"--rates takes numbers separated by commas, got {rates!r}") from None
+    if not ladder or any(r <= 0 for r in ladder) or list(ladder) != sorted(ladder):
+        raise BadInput(f"--rates takes positive rates in rising order, got {rates!r}")
+    report = calibrate_driver(
+        CalibrateDriverConfig(latency_ms=latency_ms, seconds=seconds, rates=ladder)
+    )
+    output(report, json_output, render_driver_calibration)

@@ -192,3 +192,30 @@ def render_summary(summary: dict[str, Any], run_dir: str) -> None:
         human.print("[bold red]RUN INVALID[/]: the load generator, not the systems, set the limit:")
         for reason in summary["invalid_reasons"]:
             human.print(f"  - {reason}", markup=False)
+
+
+def render_driver_calibration(report: dict[str, Any]) -> None:
+    table = Table(title=f"calibrate driver: server answers in {report['true_latency_ms']:g} ms")
+    for column in ("checkouts/s", "scheduled", "failed", "p50 ms", "p99 ms", "lag p99 ms"):
+        table.add_column(column, justify="right")
+    for step in report["ladder"]:
+        table.add_row(
+            f"{step['rate_per_s']:g}",
+            str(step["scheduled"]),
+            str(step["failed"]),
+            _maybe(step["p50_ms"]),
+            _maybe(step["p99_ms"]),
+            _maybe(step["schedule_lag_p99_ms"]),
+        )
+    human.print(table)
+    human.print(
+        f"overhead at {report['overhead_rate_per_s']:g}/s: "
+        f"p50 {_maybe(report['p50_overhead_ms'])} ms "
+        f"(target <= {report['target_p50_overhead_ms']:g} ms), "
+        f"p99 {_maybe(report['p99_overhead_ms'])} ms; highest rate with schedule lag p99 "
+        f"under 10 ms: {_maybe(report['max_rps_schedule_lag_p99_under_10ms'])}/s"
+    )
+
+
+def _maybe(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.3g}" if abs(value) < 10 else f"{value:,.0f}"
