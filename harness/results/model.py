@@ -496,6 +496,11 @@ class RunInfo:
             finished_at=node.optional_text("finished_at") if node.has("finished_at") else None,
             extra={key: value for key, value in node.data.items() if key not in RUN_KEYS},
         )
+        plan = node.child("plan")
+        phase_seconds = plan.child("phase_seconds")
+        for phase in PHASES:
+            phase_seconds.number(phase)
+        plan.number("checkout_rate")
         try:
             info.load_plan()
         except (TypeError, ValueError, KeyError) as exc:
