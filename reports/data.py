@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from harness.core.errors import BadInput
-from harness.results.summarize import read_requests, read_run_json, read_summary
+from harness.results import ResultsFileError, RunInfo, Summary
+from harness.results.files import (
+    read_optional_csv,
+    read_requests,
+    read_run_info,
+    read_summary,
+)
 
 
 @dataclass
@@ -23,39 +27,32 @@ class SystemSeries:
 @dataclass
 class RunData:
     directory: Path
-    run: dict[str, Any]
-    summary: dict[str, Any]
+    run: RunInfo
+    summary: Summary
     systems: dict[str, SystemSeries]
 
     @property
     def phase_seconds(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.run["plan"]["phase_seconds"].items()}
-
-
-def _optional(path: Path) -> pd.DataFrame | None:
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    frame = pd.read_csv(path)
-    return None if frame.empty else frame
+        return self.run.phase_seconds
 
 
 def load_run(directory: Path) -> RunData:
     if not directory.is_dir():
-        raise BadInput(f"{directory} is not a directory")
-    run = read_run_json(directory)
+        raise ResultsFileError(f"{directory} is not a directory")
+    run = read_run_info(directory)
     summary = read_summary(directory)
     systems = {}
-    for name, data in summary["systems"].items():
+    for name, data in summary.systems.items():
         system_dir = directory / name
         if not system_dir.is_dir():
-            raise BadInput(f"{directory} has no {name}/ although summary.json names it")
-        start = min(data["phase_windows"][p][0] for p in data["phase_windows"])
+            raise ResultsFileError(f"{directory} has no {name}/ although summary.json names it")
+        start = data.started
         requests = read_requests(system_dir)
         requests["t"] = requests["ts"] - start
-        resources = _optional(system_dir / "resources.csv")
+        resources = read_optional_csv(system_dir / "resources.csv")
         if resources is not None:
             resources["t"] = resources["ts"] - start
-        lag = _optional(system_dir / "projection.csv")
+        lag = read_optional_csv(system_dir / "projection.csv")
         if lag is not None:
             lag["t"] = lag["ts"] - start
         systems[name] = SystemSeries(name, requests, resources, lag)

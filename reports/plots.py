@@ -15,6 +15,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from harness.results import stats
+from harness.results.model import Summary
 from reports.data import RunData
 from scenarios.plan import PHASES
 
@@ -62,7 +64,7 @@ def _rolling_percentiles(frame: pd.DataFrame, window_s: float = 5.0) -> pd.DataF
     for point in grid:
         inside = latency[(times > point - window_s) & (times <= point)]
         if len(inside):
-            rows.append((point, *np.percentile(inside, [50, 95, 99])))
+            rows.append((point, *stats.percentiles(inside, [50, 95, 99], digits=None)))
     return pd.DataFrame(rows, columns=["t", "p50", "p95", "p99"])
 
 
@@ -211,30 +213,23 @@ def headline(data: RunData) -> Figure:
     return fig
 
 
-def headline_numbers(summary: dict[str, object]) -> dict[str, tuple[float | None, float | None]]:
-    systems = summary.get("systems", {})
-    assert isinstance(systems, dict)
-
-    def endpoint(system: str, name: str, metric: str) -> float | None:
-        entry = systems.get(system, {}).get("phases", {}).get("storm", {})
-        value = entry.get("endpoints", {}).get(name, {}).get(metric)
-        return None if value is None else float(value)
-
-    def cpu(system: str, component: str) -> float | None:
-        entry = systems.get(system, {}).get("phases", {}).get("storm", {})
-        value = entry.get("cpu_pct", {}).get(component, {}).get("mean")
-        return None if value is None else float(value)
+def headline_numbers(summary: Summary) -> dict[str, tuple[float | None, float | None]]:
+    def storm(system: str, *rest: str) -> float | None:
+        return summary.metric(system, "storm", rest)
 
     return {
         "checkout p99 (ms)": (
-            endpoint("baseline", "checkout", "p99_ms"),
-            endpoint("cqrs", "checkout", "p99_ms"),
+            storm("baseline", "checkout", "p99_ms"),
+            storm("cqrs", "checkout", "p99_ms"),
         ),
         "dashboard (ms)": (
-            endpoint("baseline", "dashboard_customers", "p50_ms"),
-            endpoint("cqrs", "dashboard_customers", "p50_ms"),
+            storm("baseline", "dashboard_customers", "p50_ms"),
+            storm("cqrs", "dashboard_customers", "p50_ms"),
         ),
-        "write-DB CPU (%)": (cpu("baseline", "db"), cpu("cqrs", "write")),
+        "write-DB CPU (%)": (
+            storm("baseline", "cpu_pct", "db", "mean"),
+            storm("cqrs", "cpu_pct", "write", "mean"),
+        ),
     }
 
 

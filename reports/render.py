@@ -5,22 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from harness.results.model import Summary
+from harness.results.table import Table, phase_table
 from reports.data import RunData, load_run
 from reports.plots import PLOTS, REFERENCE, headline_numbers, render_plots
-from scenarios.plan import PHASES
-
-TABLE_ENDPOINTS = (
-    "checkout",
-    "dashboard_customers",
-    "dashboard_revenue",
-    "product_page",
-    "product_list",
-    "my_orders",
-)
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 0 auto;
@@ -45,7 +35,7 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:,.0f}{unit}" if abs(value) >= 10 else f"{value:,.1f}{unit}"
 
 
-def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+def headline_rows(summary: Summary) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for label, (before, after) in headline_numbers(summary).items():
         ref_before, ref_after = REFERENCE[label]
@@ -56,65 +46,38 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str
     return rows
 
 
-def phase_rows(summary: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for system, data in summary["systems"].items():
-        for phase in PHASES:
-            entry = data["phases"][phase]
-            cells = [system, phase]
-            for name in TABLE_ENDPOINTS:
-                stats = entry["endpoints"].get(name)
-                cells.append(
-                    "-" if stats is None else f"{stats['p50_ms']:,.1f} / {stats['p99_ms']:,.1f}"
-                )
-            checkout = entry["endpoints"].get("checkout", {})
-            driver = entry["checkout_driver"]
-            cells.append(f"{checkout.get('error_rate', 0):.2%}")
-            cells.append(f"{driver['offered_rps']:.1f} / {driver['achieved_rps']:.1f}")
-            cpu = entry["cpu_pct"]
-            cells.append(
-                ", ".join(f"{n} {cpu[n]['mean']:.0f}" for n in ("db", "write", "read") if n in cpu)
-                or "-"
-            )
-            lag = entry.get("projection_lag_ms", {}).get("p99")
-            cells.append("-" if lag is None else f"{lag:,.0f}")
-            rows.append(cells)
-    return rows
-
-
-PHASE_HEADER = [
-    "system",
-    "phase",
-    *(f"{e} p50 / p99 ms" for e in TABLE_ENDPOINTS),
-    "checkout errors",
-    "checkouts/s offered / achieved",
-    "DB CPU % (mean)",
-    "lag p99 ms",
-]
 HEADLINE_HEADER = ["storm phase", "baseline", "cqrs", "baseline / cqrs", "reference story"]
 
 
-def _html_table(header: list[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
     body = []
-    for row in rows:
+    for row in table.rows:
         css = ' class="storm"' if len(row) > 1 and row[1] == "storm" else ""
-        body.append(
-            f"<tr{css}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-        )
+        body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _md_table(header: list[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+def md_table(table: Table) -> str:
+    lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+    lines += ["| " + " | ".join(row) + " |" for row in table.rows]
     return "\n".join(lines)
 
 
+def headline_table(summary: Summary) -> Table:
+    return Table(HEADLINE_HEADER, [list(row) for row in headline_rows(summary)])
+
+
+def ratios_table(summary: Summary) -> Table:
+    return Table(
+        ["metric", "value"], [[key, f"{value:g}"] for key, value in summary.ratios.items()]
+    )
+
+
 def _caveats(data: RunData) -> list[str]:
-    caveats = list(data.run.get("caveats", []))
-    if not data.summary["valid"]:
-        caveats.insert(0, "This run is INVALID: " + "; ".join(data.summary["invalid_reasons"]))
+    caveats = list(data.run.caveats)
+    if not data.summary.valid:
+        caveats.insert(0, "This run is INVALID: " + "; ".join(data.summary.invalid_reasons))
     return caveats
 
 
@@ -122,11 +85,12 @@ def render_report(directory: Path) -> dict[str, Path]:
     data = load_run(directory)
     plots = render_plots(data, directory / "plots")
     summary, run = data.summary, data.run
+    phases = phase_table(summary)
     validity = (
         '<p class="valid">Run is valid: the load generator kept its schedule.</p>'
-        if summary["valid"]
+        if summary.valid
         else '<p class="invalid">RUN INVALID: '
-        + html.escape("; ".join(summary["invalid_reasons"]))
+        + html.escape("; ".join(summary.invalid_reasons))
         + "</p>"
     )
     figures = []
@@ -138,35 +102,31 @@ def render_report(directory: Path) -> dict[str, Path]:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
     config = {
-        "profile": run.get("profile"),
-        "dataset": run.get("dataset"),
-        "phases": run.get("phases"),
-        "plan": run.get("plan"),
-        "provider": run.get("provider"),
-        "pg_settings (both systems)": run.get("pg_settings"),
-        "systems": run.get("systems_detail"),
+        "profile": run.profile,
+        "dataset": dict(run.dataset),
+        "phases": dict(run.phases),
+        "plan": dict(run.plan),
+        "provider": run.provider,
+        "pg_settings (both systems)": dict(run.pg_settings),
+        "systems": {name: dict(detail) for name, detail in run.systems_detail.items()},
     }
-    facts = {
-        "machine": run.get("machine"),
-        "versions": run.get("versions"),
-        "git_sha": run.get("git_sha"),
-    }
-    ratios = [(k, f"{v:g}") for k, v in summary["ratios"].items()]
+    facts = {"machine": dict(run.machine), "versions": dict(run.versions), "git_sha": run.git_sha}
+    headline, ratios = headline_table(summary), ratios_table(summary)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cqrs-bench report: {html.escape(directory.name)}</title><style>{CSS}</style></head>
 <body>
 <h1>Black Friday: single database vs CQRS</h1>
-<p class="sub">{html.escape(directory.name)} &middot; profile {html.escape(str(run.get("profile")))}
-&middot; started {html.escape(str(run.get("started_at")))}</p>
+<p class="sub">{html.escape(directory.name)} &middot; profile {html.escape(run.profile)}
+&middot; started {html.escape(run.started_at)}</p>
 {validity}
 <h2>Headline (storm phase)</h2>
-{_html_table(HEADLINE_HEADER, headline_rows(summary))}
+{html_table(headline)}
 <h2>Per system and phase</h2>
-{_html_table(PHASE_HEADER, phase_rows(summary))}
+{html_table(phases)}
 <h2>Ratios</h2>
-{_html_table(["metric", "value"], ratios)}
+{html_table(ratios)}
 <h2>Plots</h2>
 {"".join(figures)}
 <h2>Configuration of both sides</h2>
@@ -183,20 +143,20 @@ def render_report(directory: Path) -> dict[str, Path]:
         f"# Black Friday: single database vs CQRS ({directory.name})",
         "",
         "Run is valid."
-        if summary["valid"]
-        else "**RUN INVALID**: " + "; ".join(summary["invalid_reasons"]),
+        if summary.valid
+        else "**RUN INVALID**: " + "; ".join(summary.invalid_reasons),
         "",
         "## Headline (storm phase)",
         "",
-        _md_table(HEADLINE_HEADER, headline_rows(summary)),
+        md_table(headline),
         "",
         "## Per system and phase",
         "",
-        _md_table(PHASE_HEADER, phase_rows(summary)),
+        md_table(phases),
         "",
         "## Ratios",
         "",
-        _md_table(["metric", "value"], ratios),
+        md_table(ratios),
         "",
         "## Plots",
         "",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.results.summarize import read_requests
+from harness.results.files import read_requests
 from harness.run.orchestrate import locust_args
 from scenarios.plan import PLAN_ENV, LoadPlan
 

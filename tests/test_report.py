@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from harness.results.compare import compare_runs
+from harness.results.model import Summary
 from reports.plots import PLOTS
 from reports.render import headline_rows, render_report
 from tests.conftest import run_cli
@@ -32,7 +33,7 @@ def test_report_carries_the_summary_numbers_and_every_plot(run_dir: Path) -> Non
     page = written["html"].read_text()
     summary = json.loads((run_dir / "summary.json").read_text())
     storm = summary["systems"]["baseline"]["phases"]["storm"]["endpoints"]["checkout"]
-    for row in headline_rows(summary):
+    for row in headline_rows(Summary.from_json(summary)):
         assert f"<td>{row[1]}</td><td>{row[2]}</td>" in page
     assert f"{storm['p50_ms']:,.1f} / {storm['p99_ms']:,.1f}" in page
     for key, value in summary["ratios"].items():

@@ -15,7 +15,8 @@ import pytest
 
 from harness.core.errors import BadInput
 from harness.core.paths import stacks_dir
-from harness.results.summarize import ENDPOINTS, read_requests, read_summary
+from harness.results.files import read_requests, read_summary
+from harness.results.model import ENDPOINTS
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY, TINY_ARGS
 
@@ -96,7 +97,7 @@ def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_p
     assert {"python", "locust", "postgresql"} <= set(run["versions"])
     assert run["machine"]["cores"] >= 1
     assert "git_sha" in run
-    summary = read_summary(run_dir)
+    summary = read_summary(run_dir).to_json()
     assert summary["schema_version"] == 1
     assert isinstance(summary["valid"], bool)
     for system, components in (

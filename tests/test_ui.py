@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from harness.results.summarize import read_requests
+from harness.results.files import read_requests
 from tests.conftest import cluster_dirs
 from tests.shopdata import TINY
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 from harness.calibrate.common import local_stack
 from harness.core.errors import EnvironmentProblem
 from harness.providers.binaries import find_binaries
+from harness.results import stats
 from harness.seed.spec import DatasetSpec
 from harness.stack.stacks import SystemKind
 
@@ -55,12 +55,13 @@ class CalibrateCheckoutConfig:
 
 
 def percentiles(latencies_ms: list[float]) -> dict[str, float]:
-    values = np.asarray(latencies_ms)
+    if not latencies_ms:
+        raise EnvironmentProblem("nothing to measure: not one request succeeded")
     return {
-        "count": len(values),
-        "p50_ms": round(float(np.percentile(values, 50)), 3),
-        "p99_ms": round(float(np.percentile(values, 99)), 3),
-        "max_ms": round(float(values.max()), 3),
+        "count": len(latencies_ms),
+        "p50_ms": stats.percentile(latencies_ms, 50),
+        "p99_ms": stats.percentile(latencies_ms, 99),
+        "max_ms": stats.maximum(latencies_ms),
     }
 
 

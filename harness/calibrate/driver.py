@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.errors import EnvironmentProblem
-from harness.results.summarize import read_requests
+from harness.results.files import read_requests
 from harness.run.orchestrate import GENERATOR_NICENESS, locust_args
 from harness.stack.services import PythonService
 from scenarios.plan import PLAN_ENV, LoadPlan

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import psycopg
 
 from harness.calibrate.checkout import drive_app, percentiles
 from harness.calibrate.common import local_stack
+from harness.results import stats
 from harness.seed.spec import DatasetSpec
 from harness.stack.readmodels import last_order_id, projection_lags, wait_caught_up
 from harness.stack.stacks import SystemKind
@@ -88,7 +88,6 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
             catch_up_s = time.perf_counter() - started
         finally:
             projector.stop()
-    lag = np.asarray(lags) if lags else np.zeros(1)
     return {
         "rate_per_s": config.rate,
         "seconds": config.seconds,
@@ -96,10 +95,10 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         "failures": checkout.failures,
         "achieved_rps": round(len(checkout.latencies_ms) / config.seconds, 1),
         "checkout": percentiles(checkout.latencies_ms),
-        "projection_lag_ms": {
-            "p50": round(float(np.percentile(lag, 50)), 1),
-            "p99": round(float(np.percentile(lag, 99)), 1),
-            "max": round(float(lag.max()), 1),
+        "projection_lag_ms": {  # all 0.0 when no order was projected
+            "p50": stats.percentile(lags, 50, digits=1),
+            "p99": stats.percentile(lags, 99, digits=1),
+            "max": stats.maximum(lags, digits=1),
         },
         "catch_up": {
             "events": config.backlog,
@@ -108,7 +107,7 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         },
         "dashboard": {
             **percentiles(dashboard),
-            "p95_ms": round(float(np.percentile(dashboard, 95)), 3),
+            "p95_ms": stats.percentile(dashboard, 95),
         },
         "targets": {"lag_p99_ms": 100, "catch_up_events_per_s": 5000, "dashboard_p95_ms": 10},
     }

@@ -117,7 +117,7 @@ def run_command(
     run_dir, summary = run_benchmark(config)
     render_report(run_dir)
     if json_output:
-        emit_json({"run_dir": str(run_dir), **summary})
+        emit_json({"run_dir": str(run_dir), **summary.to_json()})
     else:
         render_summary(summary, str(run_dir))
 

@@ -12,56 +12,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from harness.results.summarize import read_requests, read_summary
-from scenarios.plan import PHASES
+from harness.results.files import read_requests, read_summary
+from harness.results.model import Metric, Summary
+from harness.results.stats import bootstrap_interval
 
 LATENCY_METRICS = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
 OTHER_METRICS = ("throughput_rps", "error_rate")
-BOOTSTRAP_ROUNDS = 200
+COMPARED = (*LATENCY_METRICS, *OTHER_METRICS)
 
 
-def _flatten(summary: dict[str, Any]) -> Iterator[tuple[str, str, str, str, str, float]]:
-    for system, data in summary["systems"].items():
-        for phase in PHASES:
-            entry = data["phases"].get(phase, {})
-            for endpoint, stats in entry.get("endpoints", {}).items():
-                for metric in (*LATENCY_METRICS, *OTHER_METRICS):
-                    if metric in stats:
-                        yield (
-                            f"{system}.{phase}.{endpoint}.{metric}",
-                            system,
-                            phase,
-                            endpoint,
-                            metric,
-                            float(stats[metric]),
-                        )
-            for component, cpu in entry.get("cpu_pct", {}).items():
-                yield (
-                    f"{system}.{phase}.cpu_pct.{component}.mean",
-                    system,
-                    phase,
-                    "",
-                    "cpu",
-                    float(cpu["mean"]),
-                )
+def compared_metrics(summary: Summary) -> Iterator[Metric]:
+    """What compare sets side by side: each endpoint's latency percentiles, throughput and
+    error rate, and each component's mean CPU."""
+    for metric in summary.metric_items():
+        rest = metric.rest
+        endpoint = len(rest) == 2 and rest[1] in COMPARED
+        cpu = len(rest) == 3 and rest[0] == "cpu_pct" and rest[2] == "mean"
+        if endpoint or cpu:
+            yield metric
 
 
-def bootstrap_interval(
-    latency_ms: np.ndarray[Any, Any], q: float, seed: int = 0
-) -> tuple[float, float]:
-    if len(latency_ms) < 20:
-        return float("-inf"), float("inf")
-    rng = np.random.default_rng(seed)
-    samples = rng.choice(latency_ms, size=(BOOTSTRAP_ROUNDS, len(latency_ms)), replace=True)
-    estimates = np.percentile(samples, q, axis=1)
-    return float(np.percentile(estimates, 2.5)), float(np.percentile(estimates, 97.5))
-
-
-def _intervals(run_dir: Path, summary: dict[str, Any]) -> dict[str, tuple[float, float]]:
+def _intervals(run_dir: Path, summary: Summary) -> dict[str, tuple[float, float]]:
     intervals: dict[str, tuple[float, float]] = {}
-    for system in summary["systems"]:
+    for system in summary.systems:
         directory = run_dir / system
         if not directory.is_dir():
             continue
@@ -76,8 +49,8 @@ def _intervals(run_dir: Path, summary: dict[str, Any]) -> dict[str, tuple[float,
 
 def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
     summary_a, summary_b = read_summary(run_a), read_summary(run_b)
-    values_a = {row[0]: row[5] for row in _flatten(summary_a)}
-    values_b = {row[0]: row[5] for row in _flatten(summary_b)}
+    values_a = {metric.path: metric.value for metric in compared_metrics(summary_a)}
+    values_b = {metric.path: metric.value for metric in compared_metrics(summary_b)}
     noise_a, noise_b = _intervals(run_a, summary_a), _intervals(run_b, summary_b)
     rows = []
     for key in sorted(set(values_a) & set(values_b)):
@@ -92,8 +65,8 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
     return {
         "a": str(run_a),
         "b": str(run_b),
-        "a_valid": summary_a["valid"],
-        "b_valid": summary_b["valid"],
+        "a_valid": summary_a.valid,
+        "b_valid": summary_b.valid,
         "metrics": rows,
         "only_in_a": sorted(set(values_a) - set(values_b)),
         "only_in_b": sorted(set(values_b) - set(values_a)),

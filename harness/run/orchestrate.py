@@ -25,7 +25,9 @@ from harness.core.polling import TimeoutWaiting
 from harness.profiles import LoadProfile
 from harness.providers import ProviderConfig
 from harness.providers.binaries import find_binaries
-from harness.results.summarize import RUN_SCHEMA_VERSION, summarize_run
+from harness.results.files import write_run_info, write_summary
+from harness.results.model import RunInfo, Summary
+from harness.results.summarize import summarize_run
 from harness.run.provenance import git_sha, machine, versions
 from harness.run.sampler import Sampler
 from harness.seed.spec import DatasetSpec
@@ -70,57 +72,59 @@ def make_plan(config: RunConfig, record_dir: Path) -> LoadPlan:
     )
 
 
-def run_benchmark(config: RunConfig) -> tuple[Path, dict[str, Any]]:
+def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = config.out / f"{stamp}-{config.profile}"
     run_dir.mkdir(parents=True, exist_ok=False)
     names = [s.value for s in config.systems] + [name for name, _ in config.targets]
     plan = make_plan(config, run_dir)
-    run_json: dict[str, Any] = {
-        "schema_version": RUN_SCHEMA_VERSION,
-        "status": "running",
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "profile": config.profile,
-        "systems": names,
-        "dataset": {"spec": config.spec.to_json()},
-        "plan": plan.to_json(),
-        "phases": plan.phase_seconds,
-        "seed": config.spec.seed,
-        "provider": config.provider.kind.value,
-        "pg_settings": config.provider.settings,
-        "git_sha": git_sha(REPO_ROOT),
-        "versions": versions(_pg_version(config)),
-        "machine": machine(),
-        "generator": {
-            "niceness": GENERATOR_NICENESS if os.geteuid() == 0 else 0,
-            "record_writes": "on a writer thread, off the event loop",
+    info = RunInfo(
+        status="running",
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        profile=config.profile,
+        systems=tuple(names),
+        dataset={"spec": config.spec.to_json()},
+        plan=plan.to_json(),
+        phases=plan.phase_seconds,
+        seed=config.spec.seed,
+        provider=config.provider.kind.value,
+        pg_settings=config.provider.settings,
+        git_sha=git_sha(REPO_ROOT),
+        versions=versions(_pg_version(config)),
+        machine=machine(),
+        caveats=(
+            "every component (databases, apps, projector, Locust) shares this machine's cores",
+        ),
+        systems_detail={},
+        extra={
+            "generator": {
+                "niceness": GENERATOR_NICENESS if os.geteuid() == 0 else 0,
+                "record_writes": "on a writer thread, off the event loop",
+            }
         },
-        "caveats": [
-            "every component (databases, apps, projector, Locust) shares this machine's cores"
-        ],
-        "systems_detail": {},
-    }
-    write_json(run_dir / "run.json", run_json)
+    )
+    write_run_info(run_dir, info)
+    details: dict[str, dict[str, Any]] = {}
     try:
         for system in config.systems:
-            run_json["systems_detail"][system.value] = _run_system(config, run_dir, system, plan)
-            write_json(run_dir / "run.json", run_json)
+            details[system.value] = _run_system(config, run_dir, system, plan)
+            info = replace(info, systems_detail=dict(details))
+            write_run_info(run_dir, info)
         for name, url in config.targets:
-            run_json["systems_detail"][name] = _drive(
-                config, run_dir / name, plan, url, None, {}, {}
-            )
-            write_json(run_dir / "run.json", run_json)
+            details[name] = _drive(config, run_dir / name, plan, url, None, {}, {})
+            info = replace(info, systems_detail=dict(details))
+            write_run_info(run_dir, info)
         summary = summarize_run(run_dir)
-        write_json(run_dir / "summary.json", summary)
-        run_json["status"] = "complete"
-        write_json(run_dir / "run.json", run_json)
+        write_summary(run_dir, summary)
+        info = replace(info, status="complete")
+        write_run_info(run_dir, info)
         return run_dir, summary
     except BaseException:
-        run_json["status"] = "incomplete"
+        info = replace(info, status="incomplete")
         raise
     finally:
-        run_json["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        write_json(run_dir / "run.json", run_json)
+        info = replace(info, finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        write_run_info(run_dir, info)
 
 
 def _pg_version(config: RunConfig) -> str | None:

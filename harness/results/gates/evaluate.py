@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.results.files import read_summary
 from harness.results.gates.rules import GateFile, Outcome, evaluate_rule, load_gates, lookup
-from harness.results.summarize import read_summary
 
 DEFAULT_GATES = Path(__file__).with_name("default.toml")
 
@@ -31,7 +31,7 @@ def regression_outcomes(gates: GateFile, run_dir: Path, baseline_run: Path) -> l
     current, previous = read_summary(run_dir), read_summary(baseline_run)
     outcomes = []
     regression = gates.regression
-    for system in sorted(set(current["systems"]) & set(previous["systems"])):
+    for system in sorted(set(current.systems) & set(previous.systems)):
         for phase in regression.phases:
             for metric in regression.metrics:
                 now = lookup(current, system, phase, metric)
@@ -60,16 +60,16 @@ def regression_outcomes(gates: GateFile, run_dir: Path, baseline_run: Path) -> l
 
 def run_gates(config: GateConfig) -> dict[str, Any]:
     summary = read_summary(config.run_dir)
-    gates = load_gates(config.gates_file, set(summary["systems"]))
+    gates = load_gates(config.gates_file, set(summary.systems))
     outcomes = [evaluate_rule(rule, summary) for rule in gates.rules]
     allow_invalid = config.allow_invalid or gates.allow_invalid
     outcomes.append(
         Outcome(
             "run is valid (the load generator kept up)",
-            summary["valid"] or allow_invalid,
-            "valid" if summary["valid"] else "invalid",
+            summary.valid or allow_invalid,
+            "valid" if summary.valid else "invalid",
             "valid" + (" (invalid allowed)" if allow_invalid else ""),
-            "; ".join(summary["invalid_reasons"]),
+            "; ".join(summary.invalid_reasons),
         )
     )
     if config.baseline_run is not None:

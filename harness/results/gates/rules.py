@@ -15,10 +15,17 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from harness.core.errors import BadInput
-from harness.results.summarize import ENDPOINTS, ERROR_KINDS
+from harness.results.model import (
+    CPU_METRICS,
+    DRIVER_METRICS,
+    ENDPOINT_METRICS,
+    ENDPOINTS,
+    ERROR_KINDS,
+    LAG_METRICS,
+    Summary,
+)
 from scenarios.plan import PHASES
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -27,19 +34,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-ENDPOINT_METRICS = {
-    "count",
-    "ok",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "max_ms",
-    "throughput_rps",
-    "error_rate",
-}
-DRIVER_METRICS = {"offered_rps", "achieved_rps", "dropped", "schedule_lag_p99_ms", "target_rps"}
-LAG_METRICS = {"p50", "p99", "max"}
-CPU_METRICS = {"mean", "max"}
 RULE = re.compile(
     r"^\s*(?P<left>[\w.*]+)\s*(?:/\s*(?P<right>[\w.*]+)\s*)?(?P<op><=|>=|<|>|==|!=|=)\s*(?P<limit>\S+)\s*$"
 )
@@ -191,16 +185,9 @@ def load_gates(path: Path, systems: set[str]) -> GateFile:
     return GateFile(path, rules, regression, bool(data.get("allow_invalid", False)))
 
 
-def lookup(summary: dict[str, Any], system: str, phase: str, rest: tuple[str, ...]) -> float | None:
-    entry = summary["systems"].get(system, {}).get("phases", {}).get(phase)
-    if entry is None:
-        return None
-    node: Any = entry if rest[0] in entry else entry.get("endpoints", {})
-    for key in rest:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return float(node) if isinstance(node, int | float) else None
+def lookup(summary: Summary, system: str, phase: str, rest: tuple[str, ...]) -> float | None:
+    """The value a rule path names, through the summary's flattened metrics (None: absent)."""
+    return summary.metric(system, phase, rest)
 
 
 @dataclass
@@ -218,8 +205,8 @@ def _expand(rule: Rule, systems: list[str]) -> list[tuple[str, str]]:
     return list(itertools.product(wanted_systems, wanted_phases))
 
 
-def evaluate_rule(rule: Rule, summary: dict[str, Any]) -> Outcome:
-    systems = list(summary["systems"])
+def evaluate_rule(rule: Rule, summary: Summary) -> Outcome:
+    systems = list(summary.systems)
     measured_parts = []
     failures = []
     for system, phase in _expand(rule, systems):

@@ -1,0 +1,539 @@
+"""The results files as types: ``summary.json`` (:class:`Summary`), ``run.json`` (:class:`RunInfo`).
+
+Their shapes are a contract (DESIGN.md): gates, ``compare``, the report and
+users' scripts read them; keys may be added, none removed. ``from_json``
+validates what it reads and names the file and the key of every problem
+(:class:`ResultsFileError`, exit 2); ``to_json`` gives back exactly the JSON
+the harness writes (same keys, same order). A file of another
+``schema_version`` is refused.
+
+A value is named by its path without the fixed levels, as gates and users
+name it: ``cqrs.storm.checkout.p99_ms``, ``baseline.storm.cpu_pct.db.mean``
+(:meth:`Summary.metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from harness.core.errors import BadInput
+from scenarios.plan import PHASES, LoadPlan
+
+SUMMARY_SCHEMA_VERSION = 1
+RUN_SCHEMA_VERSION = 1
+ENDPOINTS = (
+    "checkout",
+    "dashboard_customers",
+    "dashboard_revenue",
+    "product_list",
+    "product_page",
+    "my_orders",
+    "order_status",
+)
+ERROR_KINDS = ("timeout", "http_4xx", "http_5xx", "connection")
+
+
+class ResultsFileError(BadInput):
+    """A run directory or one of its files the harness cannot use (exit 2)."""
+
+
+# --- reading JSON with the file and key of every problem ---------------------------------
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Reader:
+    """One JSON object being read, and where it sits (for messages)."""
+
+    def __init__(self, source: str, where: str, data: object) -> None:
+        if not isinstance(data, dict):
+            raise ResultsFileError(
+                f"{source}: {where or 'the file'} should be an object, found {_describe(data)}"
+            )
+        self.source = source
+        self.where = where
+        self.data: dict[str, Any] = data
+
+    def path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def wrong(self, key: str, expected: str, value: object) -> ResultsFileError:
+        return ResultsFileError(
+            f"{self.source}: {self.path(key)} should be {expected}, found {_describe(value)}"
+        )
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str) -> Any:
+        if key not in self.data:
+            raise ResultsFileError(f"{self.source}: key {self.path(key)} is missing")
+        return self.data[key]
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.source, self.path(key), self.raw(key))
+
+    def children(self, key: str) -> Iterator[tuple[str, _Reader]]:
+        node = self.child(key)
+        for name, value in node.data.items():
+            yield name, _Reader(self.source, node.path(name), value)
+
+    def number(self, key: str) -> float:
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.wrong(key, "a number", value)
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.wrong(key, "an integer", value)
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise self.wrong(key, "true or false", value)
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.raw(key)
+        if not isinstance(value, str):
+            raise self.wrong(key, "a string", value)
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self.raw(key) is None else self.text(key)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.raw(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.wrong(key, "a list of strings", value)
+        return tuple(value)
+
+    def numbers(self, key: str) -> dict[str, float]:
+        node = self.child(key)
+        return {name: node.number(name) for name in node.data}
+
+    def integers(self, key: str) -> dict[str, int]:
+        node = self.child(key)
+        return {name: node.integer(name) for name in node.data}
+
+    def objects(self, key: str) -> dict[str, dict[str, Any]]:
+        return {name: node.data for name, node in self.children(key)}
+
+    def obj(self, key: str) -> dict[str, Any]:
+        return self.child(key).data
+
+
+def _check_version(source: str, data: object, version: int) -> None:
+    if not isinstance(data, dict):
+        raise ResultsFileError(f"{source} should hold a JSON object, found {_describe(data)}")
+    found = data.get("schema_version")
+    if found != version or isinstance(found, bool):
+        raise ResultsFileError(
+            f"{source} has schema version {found!r}; this cqrs-bench reads version {version}"
+        )
+
+
+# --- summary.json -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    """One endpoint in one phase: exact latencies (ms), throughput of successes, errors by kind."""
+
+    count: int
+    ok: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    throughput_rps: float
+    error_rate: float
+    errors: Mapping[str, int]
+
+    @classmethod
+    def read(cls, node: _Reader) -> EndpointStats:
+        return cls(
+            count=node.integer("count"),
+            ok=node.integer("ok"),
+            p50_ms=node.number("p50_ms"),
+            p95_ms=node.number("p95_ms"),
+            p99_ms=node.number("p99_ms"),
+            max_ms=node.number("max_ms"),
+            throughput_rps=node.number("throughput_rps"),
+            error_rate=node.number("error_rate"),
+            errors=node.integers("errors"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "ok": self.ok,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "max_ms": self.max_ms,
+            "throughput_rps": self.throughput_rps,
+            "error_rate": self.error_rate,
+            "errors": dict(self.errors),
+        }
+
+    def metrics(self) -> Iterator[tuple[tuple[str, ...], float]]:
+        for name in ENDPOINT_METRICS:
+            yield (name,), float(getattr(self, name))
+        for kind, count in self.errors.items():
+            yield ("errors", kind), float(count)
+
+
+@dataclass(frozen=True)
+class CheckoutDriver:
+    """The open-model checkout driver in one phase: offered vs achieved, drops, its own lateness."""
+
+    offered_rps: float
+    achieved_rps: float
+    dropped: int
+    schedule_lag_p99_ms: float
+    target_rps: float
+
+    @classmethod
+    def read(cls, node: _Reader) -> CheckoutDriver:
+        return cls(
+            offered_rps=node.number("offered_rps"),
+            achieved_rps=node.number("achieved_rps"),
+            dropped=node.integer("dropped"),
+            schedule_lag_p99_ms=node.number("schedule_lag_p99_ms"),
+            target_rps=node.number("target_rps"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in DRIVER_METRICS}
+
+
+@dataclass(frozen=True)
+class CpuStats:
+    """CPU of one component in one phase, in % of one core (whole process tree)."""
+
+    mean: float
+    max: float
+
+    @classmethod
+    def read(cls, node: _Reader) -> CpuStats:
+        return cls(mean=node.number("mean"), max=node.number("max"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mean": self.mean, "max": self.max}
+
+
+@dataclass(frozen=True)
+class LagStats:
+    """Projection lag (order committed -> visible in the read model) in one phase, ms."""
+
+    p50: float
+    p99: float
+    max: float
+
+    @classmethod
+    def read(cls, node: _Reader) -> LagStats:
+        return cls(p50=node.number("p50"), p99=node.number("p99"), max=node.number("max"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"p50": self.p50, "p99": self.p99, "max": self.max}
+
+
+def _names(cls: type, *skip: str) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in skip)
+
+
+# The metric names below an endpoint, the checkout driver, a CPU component and the lag.
+ENDPOINT_METRICS = _names(EndpointStats, "errors")
+DRIVER_METRICS = _names(CheckoutDriver)
+CPU_METRICS = _names(CpuStats)
+LAG_METRICS = _names(LagStats)
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """One system in one phase."""
+
+    seconds: float
+    endpoints: Mapping[str, EndpointStats]
+    checkout_driver: CheckoutDriver
+    cpu_pct: Mapping[str, CpuStats]
+    projection_lag_ms: LagStats | None = None
+
+    @classmethod
+    def read(cls, node: _Reader) -> PhaseSummary:
+        lag = node.child("projection_lag_ms") if node.has("projection_lag_ms") else None
+        return cls(
+            seconds=node.number("seconds"),
+            endpoints={name: EndpointStats.read(n) for name, n in node.children("endpoints")},
+            checkout_driver=CheckoutDriver.read(node.child("checkout_driver")),
+            cpu_pct={name: CpuStats.read(n) for name, n in node.children("cpu_pct")},
+            projection_lag_ms=None if lag is None else LagStats.read(lag),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seconds": self.seconds,
+            "endpoints": {name: stats.to_json() for name, stats in self.endpoints.items()},
+            "checkout_driver": self.checkout_driver.to_json(),
+            "cpu_pct": {name: cpu.to_json() for name, cpu in self.cpu_pct.items()},
+        }
+        if self.projection_lag_ms is not None:
+            data["projection_lag_ms"] = self.projection_lag_ms.to_json()
+        return data
+
+    def metrics(self) -> Iterator[tuple[tuple[str, ...], float]]:
+        """Every number of the phase, by its path below the phase."""
+        yield ("seconds",), float(self.seconds)
+        for name, stats in self.endpoints.items():
+            for rest, value in stats.metrics():
+                yield (name, *rest), value
+        for key in DRIVER_METRICS:
+            yield ("checkout_driver", key), float(getattr(self.checkout_driver, key))
+        for component, cpu in self.cpu_pct.items():
+            for key in CPU_METRICS:
+                yield ("cpu_pct", component, key), float(getattr(cpu, key))
+        if self.projection_lag_ms is not None:
+            for key in LAG_METRICS:
+                yield ("projection_lag_ms", key), float(getattr(self.projection_lag_ms, key))
+
+
+@dataclass(frozen=True)
+class SystemSummary:
+    """One system: its phases and each phase's wall-clock window (epoch seconds)."""
+
+    phases: Mapping[str, PhaseSummary]
+    phase_windows: Mapping[str, tuple[float, float]]
+
+    @classmethod
+    def read(cls, node: _Reader) -> SystemSummary:
+        phases = {name: PhaseSummary.read(n) for name, n in node.children("phases")}
+        missing = [phase for phase in PHASES if phase not in phases]
+        if missing:
+            raise ResultsFileError(
+                f"{node.source}: key {node.path('phases')}.{missing[0]} is missing"
+            )
+        windows = node.child("phase_windows")
+        phase_windows = {}
+        for name, value in windows.data.items():
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            ):
+                raise windows.wrong(name, "[start, end] in epoch seconds", value)
+            phase_windows[name] = (value[0], value[1])
+        return cls(phases=phases, phase_windows=phase_windows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phases": {name: phase.to_json() for name, phase in self.phases.items()},
+            "phase_windows": {name: list(window) for name, window in self.phase_windows.items()},
+        }
+
+    @property
+    def started(self) -> float:
+        """When the first phase began (the run's clock start for this system)."""
+        return min(window[0] for window in self.phase_windows.values())
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number of a summary and its path (``system.phase.rest``)."""
+
+    system: str
+    phase: str
+    rest: tuple[str, ...]
+    value: float
+
+    @property
+    def path(self) -> str:
+        return ".".join((self.system, self.phase, *self.rest))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """``summary.json``: per system and phase, the numbers of DESIGN.md; validity; ratios."""
+
+    valid: bool
+    invalid_reasons: tuple[str, ...]
+    systems: Mapping[str, SystemSummary]
+    ratios: Mapping[str, float]
+
+    SCHEMA_VERSION: ClassVar[int] = SUMMARY_SCHEMA_VERSION
+
+    @classmethod
+    def from_json(cls, data: object, source: str = "summary.json") -> Summary:
+        """Validate and read; ``source`` (the file) is named in every error."""
+        _check_version(source, data, cls.SCHEMA_VERSION)
+        node = _Reader(source, "", data)
+        return cls(
+            valid=node.boolean("valid"),
+            invalid_reasons=node.texts("invalid_reasons"),
+            systems={name: SystemSummary.read(n) for name, n in node.children("systems")},
+            ratios=node.numbers("ratios"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.SCHEMA_VERSION,
+            "valid": self.valid,
+            "invalid_reasons": list(self.invalid_reasons),
+            "systems": {name: system.to_json() for name, system in self.systems.items()},
+            "ratios": dict(self.ratios),
+        }
+
+    def metric_items(self) -> Iterator[Metric]:
+        """Every number of every system and phase, with its path."""
+        for system, summary in self.systems.items():
+            for phase, entry in summary.phases.items():
+                for rest, value in entry.metrics():
+                    yield Metric(system, phase, rest, value)
+
+    def metrics(self) -> dict[str, float]:
+        """``{"cqrs.storm.checkout.p99_ms": 19.6, "baseline.storm.cpu_pct.db.mean": 90.1, ...}``"""
+        return {metric.path: metric.value for metric in self.metric_items()}
+
+    def metric(self, system: str, phase: str, rest: tuple[str, ...]) -> float | None:
+        """The value at ``system.phase.rest``, or None when this summary has none there."""
+        return self.metrics().get(".".join((system, phase, *rest)))
+
+    def phase(self, system: str, phase: str) -> PhaseSummary | None:
+        found = self.systems.get(system)
+        return None if found is None else found.phases.get(phase)
+
+
+# --- run.json -----------------------------------------------------------------------------
+
+
+RUN_KEYS = (
+    "schema_version",
+    "status",
+    "started_at",
+    "profile",
+    "systems",
+    "dataset",
+    "plan",
+    "phases",
+    "seed",
+    "provider",
+    "pg_settings",
+    "git_sha",
+    "versions",
+    "machine",
+    "caveats",
+    "systems_detail",
+    "finished_at",
+)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """``run.json``: status, configuration, plan, machine, versions, git SHA, dataset, seed.
+
+    Keys this version does not know are kept in ``extra`` (written back after
+    the known ones), so reading and writing loses nothing.
+    """
+
+    status: str  # running, complete, incomplete
+    started_at: str
+    profile: str
+    systems: tuple[str, ...]
+    dataset: Mapping[str, Any]
+    plan: Mapping[str, Any]  # LoadPlan.to_json(); see load_plan()
+    phases: Mapping[str, float]
+    seed: int
+    provider: str
+    pg_settings: Mapping[str, str]
+    git_sha: str | None
+    versions: Mapping[str, str | None]
+    machine: Mapping[str, Any]
+    caveats: tuple[str, ...]
+    systems_detail: Mapping[str, Mapping[str, Any]]
+    finished_at: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    SCHEMA_VERSION: ClassVar[int] = RUN_SCHEMA_VERSION
+
+    @classmethod
+    def from_json(cls, data: object, source: str = "run.json") -> RunInfo:
+        """Validate and read; ``source`` (the file) is named in every error."""
+        _check_version(source, data, cls.SCHEMA_VERSION)
+        node = _Reader(source, "", data)
+        pg_settings = node.child("pg_settings")
+        versions = node.child("versions")
+        for name, value in versions.data.items():
+            if value is not None and not isinstance(value, str):
+                raise versions.wrong(name, "a string or null", value)
+        info = cls(
+            status=node.text("status"),
+            started_at=node.text("started_at"),
+            profile=node.text("profile"),
+            systems=node.texts("systems"),
+            dataset=node.obj("dataset"),
+            plan=node.obj("plan"),
+            phases=node.numbers("phases"),
+            seed=node.integer("seed"),
+            provider=node.text("provider"),
+            pg_settings={name: pg_settings.text(name) for name in pg_settings.data},
+            git_sha=node.optional_text("git_sha"),
+            versions=dict(versions.data),
+            machine=node.obj("machine"),
+            caveats=node.texts("caveats"),
+            systems_detail=node.objects("systems_detail"),
+            finished_at=node.optional_text("finished_at") if node.has("finished_at") else None,
+            extra={key: value for key, value in node.data.items() if key not in RUN_KEYS},
+        )
+        plan = node.child("plan")
+        phase_seconds = plan.child("phase_seconds")
+        for phase in PHASES:
+            phase_seconds.number(phase)
+        plan.number("checkout_rate")
+        try:
+            info.load_plan()
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ResultsFileError(f"{source}: plan is not a load plan ({exc})") from None
+        return info
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "schema_version": self.SCHEMA_VERSION,
+            "status": self.status,
+            "started_at": self.started_at,
+            "profile": self.profile,
+            "systems": list(self.systems),
+            "dataset": dict(self.dataset),
+            "plan": dict(self.plan),
+            "phases": dict(self.phases),
+            "seed": self.seed,
+            "provider": self.provider,
+            "pg_settings": dict(self.pg_settings),
+            "git_sha": self.git_sha,
+            "versions": dict(self.versions),
+            "machine": dict(self.machine),
+            "caveats": list(self.caveats),
+            "systems_detail": {name: dict(d) for name, d in self.systems_detail.items()},
+        }
+        if self.finished_at is not None:
+            data["finished_at"] = self.finished_at
+        data.update(self.extra)
+        return data
+
+    def load_plan(self) -> LoadPlan:
+        return LoadPlan.from_json(dict(self.plan))
+
+    @property
+    def phase_seconds(self) -> dict[str, float]:
+        return {name: float(seconds) for name, seconds in self.load_plan().phase_seconds.items()}

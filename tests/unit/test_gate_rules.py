@@ -1,0 +1,199 @@
+"""Gate rules on the fixture's summary through the model: absolute, ratio, wildcard, absent."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.core.errors import BadInput
+from harness.results.files import write_summary
+from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
+from harness.results.gates.rules import Outcome, evaluate_rule, load_gates, lookup, parse_rule
+from harness.results.model import Summary
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "run-smoke"
+RAW: dict[str, Any] = json.loads((FIXTURE / "summary.json").read_text())
+SUMMARY = Summary.from_json(RAW)
+SYSTEMS = set(SUMMARY.systems)
+
+
+def check(text: str, summary: Summary = SUMMARY) -> Outcome:
+    return evaluate_rule(parse_rule(text, 1, SYSTEMS), summary)
+
+
+def with_value(path: str, value: float) -> Summary:
+    """The fixture's summary with one value set, by its gate path."""
+    data = copy.deepcopy(RAW)
+    system, phase, *rest = path.split(".")
+    node = data["systems"][system]["phases"][phase]
+    if rest[0] not in node:
+        node = node["endpoints"]
+    for key in rest[:-1]:
+        node = node[key]
+    node[rest[-1]] = value
+    return Summary.from_json(data)
+
+
+@pytest.mark.parametrize(
+    ("rule", "passed", "measured"),
+    [
+        ("cqrs.storm.checkout.p99_ms < 250", True, "19.628"),
+        ("cqrs.storm.checkout.p99_ms < 19.628", False, "19.628"),
+        ("cqrs.storm.checkout.p99_ms <= 19.628", True, "19.628"),
+        ("baseline.storm.checkout.p99_ms >= 388.815", True, "388.815"),
+        ("baseline.storm.checkout.p99_ms > 388.815", False, "388.815"),
+        ("baseline.storm.cpu_pct.db.mean > 50", True, "89.6"),
+        ("cqrs.storm.cpu_pct.write.max < 9", False, "9.8"),
+        ("cqrs.storm.checkout.errors.timeout <= 0", True, "0"),
+        ("baseline.steady.checkout_driver.offered_rps >= 20", True, "20.35"),
+        ("baseline.storm.checkout_driver.schedule_lag_p99_ms < 10", False, "15.434"),
+        ("cqrs.storm.checkout.count > 0", True, "581"),
+    ],
+)
+def test_absolute_rules(rule: str, passed: bool, measured: str) -> None:
+    result = check(rule)
+    assert (result.passed, result.measured) == (passed, measured)
+    assert result.limit == rule.split(" ", 1)[1]
+    assert (result.detail == "") is passed
+
+
+def test_a_failing_absolute_rule_says_by_how_much() -> None:
+    assert check("cqrs.storm.checkout.p99_ms < 10").detail == "cqrs.storm: 19.628 is not < 10"
+
+
+@pytest.mark.parametrize(
+    ("rule", "passed", "measured"),
+    [
+        ("baseline.storm.checkout.p99_ms / baseline.steady.checkout.p99_ms > 3", True, "17.5142"),
+        ("cqrs.storm.checkout.p95_ms / cqrs.steady.checkout.p95_ms < 2", True, "0.545637"),
+        ("baseline.storm.checkout.p99_ms / cqrs.storm.checkout.p99_ms > 20", False, "19.8092"),
+        ("baseline.storm.cpu_pct.db.mean / cqrs.storm.cpu_pct.write.mean > 10", True, "16.2909"),
+    ],
+)
+def test_ratio_rules(rule: str, passed: bool, measured: str) -> None:
+    result = check(rule)
+    assert (result.passed, result.measured) == (passed, measured)
+
+
+def test_wildcard_phase_needs_every_phase() -> None:
+    rule = "cqrs.*.checkout.p99_ms < 40"
+    result = check(rule)
+    assert result.passed is False
+    assert result.measured == "cqrs.steady=47.665, cqrs.storm=19.628, cqrs.recovery=13.844"
+    assert result.detail == "cqrs.steady: 47.665 is not < 40"
+    assert check(rule, with_value("cqrs.steady.checkout.p99_ms", 39)).passed is True
+
+
+def test_wildcard_system_needs_every_system() -> None:
+    result = check("*.storm.checkout.p99_ms < 100")
+    assert result.passed is False
+    assert result.detail == "baseline.storm: 388.815 is not < 100"
+    assert "cqrs.storm=19.628" in result.measured
+
+
+def test_wildcards_in_a_ratio_pair_each_system_and_phase_with_itself() -> None:
+    result = check("*.*.checkout.throughput_rps / *.*.checkout_driver.achieved_rps <= 1")
+    assert result.passed is True
+    assert result.measured == ", ".join(
+        f"{system}.{phase}=1"
+        for system in ("baseline", "cqrs")
+        for phase in ("steady", "storm", "recovery")
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "label"),
+    [
+        ("cqrs.steady.dashboard_customers.p50_ms < 100", "cqrs.steady"),
+        ("baseline.storm.projection_lag_ms.p99 < 1000", "baseline.storm"),
+        ("cqrs.storm.cpu_pct.db.mean < 50", "cqrs.storm"),
+        # a zero denominator is no basis for a ratio
+        ("cqrs.storm.checkout.p99_ms / cqrs.storm.checkout.error_rate < 1", "cqrs.storm"),
+    ],
+)
+def test_a_metric_the_run_does_not_hold_fails_the_rule(rule: str, label: str) -> None:
+    result = check(rule)
+    assert result.passed is False
+    assert result.measured == f"{label}=n/a"
+    assert result.detail == f"{label}: no value in this run"
+
+
+def test_lookup_resolves_paths_through_the_flattened_metrics() -> None:
+    metrics = SUMMARY.metrics()
+    for path in (
+        "cqrs.storm.checkout.p99_ms",
+        "baseline.storm.cpu_pct.db.mean",
+        "cqrs.recovery.projection_lag_ms.max",
+        "baseline.steady.checkout.errors.http_5xx",
+        "cqrs.steady.checkout_driver.target_rps",
+    ):
+        system, phase, *rest = path.split(".")
+        assert lookup(SUMMARY, system, phase, tuple(rest)) == metrics[path]
+    assert lookup(SUMMARY, "cqrs", "storm", ("checkout", "p42_ms")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "cqrs.storm.checkout.p99 < 250",
+            "line 1: 'cqrs.storm.checkout.p99': unknown metric 'p99' (known: count, error_rate, "
+            "max_ms, ok, p50_ms, p95_ms, p99_ms, throughput_rps, errors.<kind>)",
+        ),
+        ("cqrs.storm.checkout.errors.oops < 1", "unknown metric 'errors.oops'"),
+        ("cqrs.storm.cpu_pct.db.median < 1", "cpu_pct paths are cpu_pct.<component>.mean|max"),
+        ("cqrs.storm.projection_lag_ms.p95 < 1", "projection_lag_ms.p50|p99|max"),
+        (
+            "cqrs.storm.checkout_driver.lag < 1",
+            "checkout_driver.achieved_rps|dropped|offered_rps|schedule_lag_p99_ms|target_rps",
+        ),
+        ("cqrs.storm.seconds < 1", "unknown metric 'seconds'"),
+        ("mongo.storm.checkout.p99_ms < 1", "unknown system 'mongo' (in this run: baseline, cqrs)"),
+    ],
+)
+def test_paths_the_summary_cannot_hold_are_refused(text: str, message: str) -> None:
+    with pytest.raises(BadInput) as info:
+        parse_rule(text, 1, SYSTEMS)
+    assert message in str(info.value)
+
+
+def test_the_default_gates_pass_on_the_fixture() -> None:
+    gates = load_gates(DEFAULT_GATES, SYSTEMS)
+    outcomes = [evaluate_rule(rule, SUMMARY) for rule in gates.rules]
+    assert [o.name for o in outcomes if not o.passed] == []
+    assert len(outcomes) == 8
+
+
+def test_run_gates_reads_the_summary_through_the_model(tmp_path: Path) -> None:
+    rules = tmp_path / "gates.toml"
+    rules.write_text('rules = ["cqrs.storm.checkout.p99_ms < 15"]\n')
+    run = tmp_path / "run"
+    run.mkdir()
+    write_summary(run, with_value("cqrs.storm.checkout.p99_ms", 12.5))
+    result = run_gates(GateConfig(run, rules))
+    assert result["passed"] is True
+    assert result["rules"][0]["measured"] == "12.5"
+    write_summary(run, with_value("cqrs.storm.checkout.p99_ms", 15))
+    assert run_gates(GateConfig(run, rules))["passed"] is False
+
+
+def test_regression_without_records_cannot_claim_noise(tmp_path: Path) -> None:
+    rules = tmp_path / "gates.toml"
+    rules.write_text(
+        'rules = []\n[regression]\nmetrics = ["checkout.p99_ms"]\nphases = ["storm"]\n'
+    )
+    saved, current = tmp_path / "saved", tmp_path / "current"
+    saved.mkdir()
+    current.mkdir()
+    write_summary(saved, with_value("cqrs.storm.checkout.p99_ms", 100))
+    write_summary(current, with_value("cqrs.storm.checkout.p99_ms", 150))
+    result = run_gates(GateConfig(current, rules, baseline_run=saved))
+    regressed = next(r for r in result["rules"] if r["name"].endswith("cqrs.storm.checkout.p99_ms"))
+    assert regressed["passed"] is False
+    assert regressed["detail"] == "150 > 110 (100 + 10%)"
+    unchanged = next(r for r in result["rules"] if r["name"].startswith("regression: baseline"))
+    assert unchanged["passed"] is True
