@@ -6,12 +6,13 @@ import html
 from pathlib import Path
 from typing import Any
 
-from harness.results.compare import change_text, verdict_text
+from harness.results.compare import change_text, value_text, verdict_text
 
 
 def write_compare_html(report: dict[str, Any], path: Path) -> Path:
     body = "".join(
-        f"<tr><td>{html.escape(r['metric'])}</td><td>{r['a']:,.3f}</td><td>{r['b']:,.3f}</td>"
+        f"<tr><td>{html.escape(r['metric'])}</td>"
+        f"<td>{value_text(r['a'], 3)}</td><td>{value_text(r['b'], 3)}</td>"
         f"<td>{change_text(r)}</td><td>{verdict_text(r)}</td></tr>"
         for r in report["metrics"]
     )

@@ -54,7 +54,7 @@ class CalibrateCheckoutConfig:
     pg_bin_dir: Path | None = None
 
 
-def percentiles(latencies_ms: list[float]) -> dict[str, float]:
+def percentiles(latencies_ms: list[float]) -> dict[str, float | None]:
     if not latencies_ms:
         raise EnvironmentProblem("nothing to measure: not one request succeeded")
     return {
@@ -177,6 +177,11 @@ def calibrate_checkout(config: CalibrateCheckoutConfig) -> dict[str, Any]:
         "seconds": config.seconds,
         "app": app_stats,
         "pgbench": sql_stats,
-        "overhead_ratio_p50": round(app_stats["p50_ms"] / sql_stats["p50_ms"], 2),
-        "overhead_ratio_p99": round(app_stats["p99_ms"] / sql_stats["p99_ms"], 2),
+        "overhead_ratio_p50": _ratio(app_stats["p50_ms"], sql_stats["p50_ms"]),
+        "overhead_ratio_p99": _ratio(app_stats["p99_ms"], sql_stats["p99_ms"]),
     }
+
+
+def _ratio(app: float | None, sql: float | None) -> float | None:
+    """None where either side had too few samples for the percentile."""
+    return None if app is None or not sql else round(app / sql, 2)

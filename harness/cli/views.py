@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from harness.core.console import human
-from harness.results.compare import change_text, verdict_text
+from harness.results.compare import change_text, value_text, verdict_text
 from harness.results.model import Summary
 from harness.results.table import TERMINAL_ENDPOINTS, phase_table
 
@@ -85,14 +85,14 @@ def render_checkout_calibration(report: dict[str, Any]) -> None:
         table.add_row(
             label,
             str(stats["count"]),
-            str(stats["p50_ms"]),
-            str(stats["p99_ms"]),
-            str(stats["max_ms"]),
+            _maybe(stats["p50_ms"]),
+            _maybe(stats["p99_ms"]),
+            _maybe(stats["max_ms"]),
         )
     human.print(table)
     human.print(
-        f"app overhead: {report['overhead_ratio_p50']}x at p50, "
-        f"{report['overhead_ratio_p99']}x at p99"
+        f"app overhead: {_maybe(report['overhead_ratio_p50'])}x at p50, "
+        f"{_maybe(report['overhead_ratio_p99'])}x at p99"
     )
 
 
@@ -101,11 +101,12 @@ def render_projector_calibration(report: dict[str, Any]) -> None:
     human.print(
         f"checkouts: {report['checkouts']} ok, {report['failures']} failed, "
         f"{report['achieved_rps']}/s "
-        f"(asked {report['rate_per_s']:g}/s), p50 {report['checkout']['p50_ms']} ms, "
-        f"p99 {report['checkout']['p99_ms']} ms"
+        f"(asked {report['rate_per_s']:g}/s), p50 {_maybe(report['checkout']['p50_ms'])} ms, "
+        f"p99 {_maybe(report['checkout']['p99_ms'])} ms"
     )
     human.print(
-        f"projection lag: p50 {lag['p50']} ms, p99 {lag['p99']} ms, max {lag['max']} ms "
+        f"projection lag: p50 {_maybe(lag['p50'])} ms, p99 {_maybe(lag['p99'])} ms, "
+        f"max {_maybe(lag['max'])} ms "
         f"(target p99 <= {report['targets']['lag_p99_ms']} ms)"
     )
     human.print(
@@ -114,7 +115,8 @@ def render_projector_calibration(report: dict[str, Any]) -> None:
         f"(target >= {report['targets']['catch_up_events_per_s']:,})"
     )
     human.print(
-        f"dashboard from the read model: p50 {dash['p50_ms']} ms, p95 {dash['p95_ms']} ms "
+        f"dashboard from the read model: p50 {_maybe(dash['p50_ms'])} ms, "
+        f"p95 {_maybe(dash['p95_ms'])} ms "
         f"(target p95 <= {report['targets']['dashboard_p95_ms']} ms)"
     )
 
@@ -126,8 +128,8 @@ def render_compare(report: dict[str, Any]) -> None:
     for row in report["metrics"]:
         table.add_row(
             row["metric"],
-            f"{row['a']:,.2f}",
-            f"{row['b']:,.2f}",
+            value_text(row["a"]),
+            value_text(row["b"]),
             change_text(row),
             verdict_text(row),
         )

@@ -55,10 +55,12 @@ def compare_runs(run_a: Path, run_b: Path) -> dict[str, Any]:
     rows = []
     for key in sorted(set(values_a) & set(values_b)):
         a, b = values_a[key], values_b[key]
-        change = None if a == 0 else (b - a) / a
-        if key in noise_a and key in noise_b:
+        change = None if a is None or b is None or a == 0 else (b - a) / a
+        if a is None or b is None:
+            beyond: bool | None = None  # too few samples on a side: nothing can be told
+        elif key in noise_a and key in noise_b:
             (low_a, high_a), (low_b, high_b) = noise_a[key], noise_b[key]
-            beyond: bool | None = high_a < low_b or high_b < low_a
+            beyond = high_a < low_b or high_b < low_a
         else:
             beyond = None
         rows.append({"metric": key, "a": a, "b": b, "change": change, "beyond_noise": beyond})
@@ -79,3 +81,8 @@ def verdict_text(row: dict[str, Any]) -> str:
 
 def change_text(row: dict[str, Any]) -> str:
     return "-" if row["change"] is None else f"{row['change']:+.1%}"
+
+
+def value_text(value: float | None, digits: int = 2) -> str:
+    """A compared value; "-" where too few samples gave none."""
+    return "-" if value is None else f"{value:,.{digits}f}"

@@ -31,8 +31,13 @@ ENDPOINTS = (
     "product_page",
     "my_orders",
     "order_status",
+    # the confirmation read after each checkout: its own name, it is not a shopper's page
+    "checkout_confirm",
 )
-ERROR_KINDS = ("timeout", "http_4xx", "http_5xx", "connection")
+# Endpoints driven open-model (scheduled arrivals): drops count, latency runs from the schedule.
+OPEN_MODEL_ENDPOINTS = ("checkout", "dashboard_customers", "dashboard_revenue")
+ERROR_KINDS = ("timeout", "http_4xx", "http_5xx", "connection", "dropped")
+PERCENTILES = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
 
 
 class ResultsFileError(BadInput):
@@ -93,6 +98,17 @@ class _Reader:
             raise self.wrong(key, "a number", value)
         return value
 
+    def optional_number(self, key: str) -> float | None:
+        """A number or null; an absent key (a file from before the key existed) is None."""
+        if self.data.get(key) is None:
+            return None
+        return self.number(key)
+
+    def optional_integer(self, key: str) -> int | None:
+        if self.data.get(key) is None:
+            return None
+        return self.integer(key)
+
     def integer(self, key: str) -> int:
         value = self.raw(key)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -113,6 +129,16 @@ class _Reader:
 
     def optional_text(self, key: str) -> str | None:
         return None if self.raw(key) is None else self.text(key)
+
+    def maybe_text(self, key: str) -> str | None:
+        """A string, null or absent (a key added after the file was written)."""
+        return None if self.data.get(key) is None else self.text(key)
+
+    def maybe_texts(self, key: str) -> tuple[str, ...]:
+        return () if key not in self.data else self.texts(key)
+
+    def maybe_child(self, key: str) -> _Reader | None:
+        return None if self.data.get(key) is None else self.child(key)
 
     def texts(self, key: str) -> tuple[str, ...]:
         value = self.raw(key)
@@ -149,35 +175,74 @@ def _check_version(source: str, data: object, version: int) -> None:
 
 
 @dataclass(frozen=True)
-class EndpointStats:
-    """One endpoint in one phase: exact latencies (ms), throughput of successes, errors by kind."""
+class Answered:
+    """Percentiles of answered requests (ok or not): drops and timeouts left out."""
 
     count: int
-    ok: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
-    throughput_rps: float
-    error_rate: float
-    errors: Mapping[str, int]
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
 
     @classmethod
-    def read(cls, node: _Reader) -> EndpointStats:
+    def read(cls, node: _Reader) -> Answered:
         return cls(
             count=node.integer("count"),
-            ok=node.integer("ok"),
-            p50_ms=node.number("p50_ms"),
-            p95_ms=node.number("p95_ms"),
-            p99_ms=node.number("p99_ms"),
-            max_ms=node.number("max_ms"),
-            throughput_rps=node.number("throughput_rps"),
-            error_rate=node.number("error_rate"),
-            errors=node.integers("errors"),
+            p50_ms=node.optional_number("p50_ms"),
+            p95_ms=node.optional_number("p95_ms"),
+            p99_ms=node.optional_number("p99_ms"),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "count": self.count,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+        }
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    """One endpoint in one phase: exact latencies (ms), throughput of successes, errors by kind.
+
+    For open-model endpoints (checkout, the reports) ``count`` is every
+    scheduled arrival and the percentiles run over all of them, a drop or a
+    timeout counting as the client timeout; ``answered`` holds the
+    percentiles of answered requests alone. A percentile from too few samples
+    is None, and its name is in ``insufficient``.
+    """
+
+    count: int
+    ok: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    throughput_rps: float
+    error_rate: float | None
+    errors: Mapping[str, int]
+    insufficient: tuple[str, ...] = ()
+    answered: Answered | None = None
+
+    @classmethod
+    def read(cls, node: _Reader) -> EndpointStats:
+        answered = node.maybe_child("answered")
+        return cls(
+            count=node.integer("count"),
+            ok=node.integer("ok"),
+            p50_ms=node.optional_number("p50_ms"),
+            p95_ms=node.optional_number("p95_ms"),
+            p99_ms=node.optional_number("p99_ms"),
+            max_ms=node.optional_number("max_ms"),
+            throughput_rps=node.number("throughput_rps"),
+            error_rate=node.optional_number("error_rate"),
+            errors=node.integers("errors"),
+            insufficient=node.maybe_texts("insufficient"),
+            answered=None if answered is None else Answered.read(answered),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "count": self.count,
             "ok": self.ok,
             "p50_ms": self.p50_ms,
@@ -187,24 +252,44 @@ class EndpointStats:
             "throughput_rps": self.throughput_rps,
             "error_rate": self.error_rate,
             "errors": dict(self.errors),
+            "insufficient": list(self.insufficient),
         }
+        if self.answered is not None:
+            data["answered"] = self.answered.to_json()
+        return data
 
-    def metrics(self) -> Iterator[tuple[tuple[str, ...], float]]:
+    def metrics(self) -> Iterator[tuple[tuple[str, ...], float | None]]:
         for name in ENDPOINT_METRICS:
-            yield (name,), float(getattr(self, name))
+            yield (name,), _float(getattr(self, name))
         for kind, count in self.errors.items():
             yield ("errors", kind), float(count)
+        if self.answered is not None:
+            for name in ANSWERED_METRICS:
+                yield ("answered", name), _float(getattr(self.answered, name))
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
 class CheckoutDriver:
-    """The open-model checkout driver in one phase: offered vs achieved, drops, its own lateness."""
+    """The open-model checkout driver in one phase: every scheduled arrival accounted for.
+
+    ``scheduled`` is what the driver planned (None for a run from before it
+    said); ``answered + failed + timed_out + dropped`` is what was recorded.
+    """
 
     offered_rps: float
     achieved_rps: float
     dropped: int
-    schedule_lag_p99_ms: float
+    schedule_lag_p99_ms: float | None
     target_rps: float
+    scheduled: int | None = None
+    answered: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    in_flight_bound: int | None = None
 
     @classmethod
     def read(cls, node: _Reader) -> CheckoutDriver:
@@ -212,12 +297,53 @@ class CheckoutDriver:
             offered_rps=node.number("offered_rps"),
             achieved_rps=node.number("achieved_rps"),
             dropped=node.integer("dropped"),
-            schedule_lag_p99_ms=node.number("schedule_lag_p99_ms"),
+            schedule_lag_p99_ms=node.optional_number("schedule_lag_p99_ms"),
             target_rps=node.number("target_rps"),
+            scheduled=node.optional_integer("scheduled"),
+            answered=node.optional_integer("answered") or 0,
+            failed=node.optional_integer("failed") or 0,
+            timed_out=node.optional_integer("timed_out") or 0,
+            in_flight_bound=node.optional_integer("in_flight_bound"),
         )
+
+    @property
+    def recorded(self) -> int:
+        return self.answered + self.failed + self.timed_out + self.dropped
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DRIVER_METRICS}
+
+
+@dataclass(frozen=True)
+class ReportsDriver:
+    """The open-model report storm in one phase: scheduled admin reports and what became of them."""
+
+    scheduled: int | None
+    answered: int
+    failed: int
+    timed_out: int
+    dropped: int
+    schedule_lag_p99_ms: float | None
+    in_flight_bound: int | None = None
+
+    @classmethod
+    def read(cls, node: _Reader) -> ReportsDriver:
+        return cls(
+            scheduled=node.optional_integer("scheduled"),
+            answered=node.integer("answered"),
+            failed=node.integer("failed"),
+            timed_out=node.integer("timed_out"),
+            dropped=node.integer("dropped"),
+            schedule_lag_p99_ms=node.optional_number("schedule_lag_p99_ms"),
+            in_flight_bound=node.optional_integer("in_flight_bound"),
+        )
+
+    @property
+    def recorded(self) -> int:
+        return self.answered + self.failed + self.timed_out + self.dropped
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in REPORTS_METRICS}
 
 
 @dataclass(frozen=True)
@@ -237,18 +363,30 @@ class CpuStats:
 
 @dataclass(frozen=True)
 class LagStats:
-    """Projection lag (order committed -> visible in the read model) in one phase, ms."""
+    """Projection lag in one phase, ms: from the order's write commit to its read-model commit.
 
-    p50: float
-    p99: float
-    max: float
+    ``count`` orders were projected; ``unprojected`` were placed in this phase
+    and never reached the read model (None when the run did not say).
+    """
+
+    p50: float | None
+    p99: float | None
+    max: float | None
+    count: int | None = None
+    unprojected: int | None = None
 
     @classmethod
     def read(cls, node: _Reader) -> LagStats:
-        return cls(p50=node.number("p50"), p99=node.number("p99"), max=node.number("max"))
+        return cls(
+            p50=node.optional_number("p50"),
+            p99=node.optional_number("p99"),
+            max=node.optional_number("max"),
+            count=node.optional_integer("count"),
+            unprojected=node.optional_integer("unprojected"),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"p50": self.p50, "p99": self.p99, "max": self.max}
+        return {name: getattr(self, name) for name in LAG_METRICS}
 
 
 def _names(cls: type, *skip: str) -> tuple[str, ...]:
@@ -256,8 +394,10 @@ def _names(cls: type, *skip: str) -> tuple[str, ...]:
 
 
 # The metric names below an endpoint, the checkout driver, a CPU component and the lag.
-ENDPOINT_METRICS = _names(EndpointStats, "errors")
+ENDPOINT_METRICS = _names(EndpointStats, "errors", "insufficient", "answered")
+ANSWERED_METRICS = _names(Answered)
 DRIVER_METRICS = _names(CheckoutDriver)
+REPORTS_METRICS = _names(ReportsDriver)
 CPU_METRICS = _names(CpuStats)
 LAG_METRICS = _names(LagStats)
 
@@ -271,16 +411,25 @@ class PhaseSummary:
     checkout_driver: CheckoutDriver
     cpu_pct: Mapping[str, CpuStats]
     projection_lag_ms: LagStats | None = None
+    reports_driver: ReportsDriver | None = None
+    # components whose CPU could not be measured, and why (e.g. a database in a container)
+    cpu_unavailable: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, node: _Reader) -> PhaseSummary:
         lag = node.child("projection_lag_ms") if node.has("projection_lag_ms") else None
+        reports = node.maybe_child("reports_driver")
+        unavailable = node.maybe_child("cpu_unavailable")
         return cls(
             seconds=node.number("seconds"),
             endpoints={name: EndpointStats.read(n) for name, n in node.children("endpoints")},
             checkout_driver=CheckoutDriver.read(node.child("checkout_driver")),
             cpu_pct={name: CpuStats.read(n) for name, n in node.children("cpu_pct")},
             projection_lag_ms=None if lag is None else LagStats.read(lag),
+            reports_driver=None if reports is None else ReportsDriver.read(reports),
+            cpu_unavailable={}
+            if unavailable is None
+            else {name: unavailable.text(name) for name in unavailable.data},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -292,22 +441,29 @@ class PhaseSummary:
         }
         if self.projection_lag_ms is not None:
             data["projection_lag_ms"] = self.projection_lag_ms.to_json()
+        if self.reports_driver is not None:
+            data["reports_driver"] = self.reports_driver.to_json()
+        if self.cpu_unavailable:
+            data["cpu_unavailable"] = dict(self.cpu_unavailable)
         return data
 
-    def metrics(self) -> Iterator[tuple[tuple[str, ...], float]]:
-        """Every number of the phase, by its path below the phase."""
+    def metrics(self) -> Iterator[tuple[tuple[str, ...], float | None]]:
+        """Every number of the phase, by its path below the phase (None: not measured)."""
         yield ("seconds",), float(self.seconds)
         for name, stats in self.endpoints.items():
             for rest, value in stats.metrics():
                 yield (name, *rest), value
         for key in DRIVER_METRICS:
-            yield ("checkout_driver", key), float(getattr(self.checkout_driver, key))
+            yield ("checkout_driver", key), _float(getattr(self.checkout_driver, key))
+        if self.reports_driver is not None:
+            for key in REPORTS_METRICS:
+                yield ("reports_driver", key), _float(getattr(self.reports_driver, key))
         for component, cpu in self.cpu_pct.items():
             for key in CPU_METRICS:
                 yield ("cpu_pct", component, key), float(getattr(cpu, key))
         if self.projection_lag_ms is not None:
             for key in LAG_METRICS:
-                yield ("projection_lag_ms", key), float(getattr(self.projection_lag_ms, key))
+                yield ("projection_lag_ms", key), _float(getattr(self.projection_lag_ms, key))
 
 
 @dataclass(frozen=True)
@@ -316,6 +472,8 @@ class SystemSummary:
 
     phases: Mapping[str, PhaseSummary]
     phase_windows: Mapping[str, tuple[float, float]]
+    # a hash of the open-model schedule this system received (equal for every system of a run)
+    traffic_fingerprint: str | None = None
 
     @classmethod
     def read(cls, node: _Reader) -> SystemSummary:
@@ -335,12 +493,17 @@ class SystemSummary:
             ):
                 raise windows.wrong(name, "[start, end] in epoch seconds", value)
             phase_windows[name] = (value[0], value[1])
-        return cls(phases=phases, phase_windows=phase_windows)
+        return cls(
+            phases=phases,
+            phase_windows=phase_windows,
+            traffic_fingerprint=node.maybe_text("traffic_fingerprint"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "phases": {name: phase.to_json() for name, phase in self.phases.items()},
             "phase_windows": {name: list(window) for name, window in self.phase_windows.items()},
+            "traffic_fingerprint": self.traffic_fingerprint,
         }
 
     @property
@@ -356,7 +519,7 @@ class Metric:
     system: str
     phase: str
     rest: tuple[str, ...]
-    value: float
+    value: float | None  # None: measured from too few samples, or not at all
 
     @property
     def path(self) -> str:
@@ -402,7 +565,7 @@ class Summary:
                 for rest, value in entry.metrics():
                     yield Metric(system, phase, rest, value)
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> dict[str, float | None]:
         """``{"cqrs.storm.checkout.p99_ms": 19.6, "baseline.storm.cpu_pct.db.mean": 90.1, ...}``"""
         return {metric.path: metric.value for metric in self.metric_items()}
 

@@ -1,12 +1,14 @@
 """The one place percentiles are computed, and the bootstrap interval ``compare`` judges noise by.
 
-Percentiles are numpy's default method (linear interpolation between the two
-closest ranks), so every number in ``summary.json``, the calibrations, the
-plots and ``compare`` comes from the same definition.
+Percentiles are by nearest rank (a value that was measured, never one
+interpolated between two), and only from enough samples (:func:`min_samples`);
+every number in ``summary.json``, the calibrations, the plots and ``compare``
+comes from this one definition.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,34 +24,47 @@ def _array(values: Values) -> np.ndarray[Any, Any]:
     return np.asarray(values, dtype=float)
 
 
-def percentile(values: Values, q: float, *, digits: int | None = 3, empty: float = 0.0) -> float:
-    """The ``q``-th percentile (0-100) of ``values``, rounded to ``digits`` (None: not rounded).
+def min_samples(q: float) -> int:
+    """Fewest samples that give the ``q``-th percentile meaning: ``10 / (1 - q)``.
 
-    ``empty`` is returned when there are no values.
+    With fewer, the percentile is one of the last handful of values (p99 of
+    200 requests is the 2nd largest) and moves with any single outlier.
+    p50 needs 20, p95 200, p99 1,000.
     """
-    array = _array(values)
-    if not len(array):
-        return empty
-    found = float(np.percentile(array, q))
-    return found if digits is None else round(found, digits)
+    return math.ceil(10 / (1 - q / 100) - 1e-9)
+
+
+def percentile(values: Values, q: float, *, digits: int | None = 3) -> float | None:
+    """The ``q``-th percentile (0-100) of ``values`` by nearest rank, or None with too few.
+
+    Nearest rank: the smallest value with at least ``q``% of the values at or
+    below it (always a value that was measured). None when there are fewer
+    than :func:`min_samples` values: the number would not be true.
+    """
+    return percentiles(values, [q], digits=digits)[0]
 
 
 def percentiles(
-    values: Values, qs: Sequence[float], *, digits: int | None = 3, empty: float = 0.0
-) -> list[float]:
+    values: Values, qs: Sequence[float], *, digits: int | None = 3
+) -> list[float | None]:
     """Several percentiles of the same values (one sort), as :func:`percentile` gives each."""
-    array = _array(values)
-    if not len(array):
-        return [empty for _ in qs]
-    found = [float(v) for v in np.percentile(array, list(qs))]
-    return found if digits is None else [round(v, digits) for v in found]
+    array = np.sort(_array(values))
+    found: list[float | None] = []
+    for q in qs:
+        if len(array) < min_samples(q):
+            found.append(None)
+            continue
+        rank = max(1, math.ceil(q / 100 * len(array)))
+        value = float(array[rank - 1])
+        found.append(value if digits is None else round(value, digits))
+    return found
 
 
-def maximum(values: Values, *, digits: int | None = 3, empty: float = 0.0) -> float:
-    """The largest value, rounded like the percentiles beside it; ``empty`` when there is none."""
+def maximum(values: Values, *, digits: int | None = 3) -> float | None:
+    """The largest value, rounded like the percentiles beside it; None when there is none."""
     array = _array(values)
     if not len(array):
-        return empty
+        return None
     found = float(array.max())
     return found if digits is None else round(found, digits)
 

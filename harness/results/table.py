@@ -31,14 +31,14 @@ class Table:
     rows: list[list[str]]
 
 
-def ms(value: float) -> str:
-    """Milliseconds, everywhere the table shows them."""
-    return f"{value:,.1f}"
+def ms(value: float | None) -> str:
+    """Milliseconds, everywhere the table shows them ("-": too few samples, or none)."""
+    return MISSING if value is None else f"{value:,.1f}"
 
 
-def share(value: float) -> str:
+def share(value: float | None) -> str:
     """A share (error rate), as a percentage."""
-    return f"{value:.2%}"
+    return MISSING if value is None else f"{value:.2%}"
 
 
 def rate(value: float) -> str:

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.results.files import read_summary
-from harness.results.gates.rules import GateFile, Outcome, evaluate_rule, load_gates, lookup
+from harness.results.gates.rules import (
+    GateFile,
+    Outcome,
+    evaluate_rule,
+    load_gates,
+    lookup,
+    why_absent,
+)
 
 DEFAULT_GATES = Path(__file__).with_name("default.toml")
 
@@ -38,6 +45,15 @@ def regression_outcomes(gates: GateFile, run_dir: Path, baseline_run: Path) -> l
                 before = lookup(previous, system, phase, metric)
                 name = f"regression: {system}.{phase}.{'.'.join(metric)}"
                 if now is None or before is None:
+                    why = [
+                        f"{label}: {why_absent(found, system, phase, metric)}"
+                        for label, found, value in (
+                            ("this run", current, now),
+                            ("baseline run", previous, before),
+                        )
+                        if value is None
+                    ]
+                    outcomes.append(Outcome(name, False, "n/a", "a value", "; ".join(why)))
                     continue
                 limit = before * (1 + regression.max_increase)
                 grew = now > limit

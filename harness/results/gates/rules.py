@@ -18,14 +18,18 @@ from pathlib import Path
 
 from harness.core.errors import BadInput
 from harness.results.model import (
+    ANSWERED_METRICS,
     CPU_METRICS,
     DRIVER_METRICS,
     ENDPOINT_METRICS,
     ENDPOINTS,
     ERROR_KINDS,
     LAG_METRICS,
+    PERCENTILES,
+    REPORTS_METRICS,
     Summary,
 )
+from harness.results.stats import min_samples
 from scenarios.plan import PHASES
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -101,10 +105,18 @@ def _check_rest(rest: tuple[str, ...]) -> str | None:
             if len(rest) == 2 and rest[1] in DRIVER_METRICS
             else (f"checkout_driver.{'|'.join(sorted(DRIVER_METRICS))}")
         )
+    if head == "reports_driver":
+        return (
+            None
+            if len(rest) == 2 and rest[1] in REPORTS_METRICS
+            else (f"reports_driver.{'|'.join(sorted(REPORTS_METRICS))}")
+        )
     if head in ENDPOINTS:
         if len(rest) == 2 and rest[1] in ENDPOINT_METRICS:
             return None
         if len(rest) == 3 and rest[1] == "errors" and rest[2] in ERROR_KINDS:
+            return None
+        if len(rest) == 3 and rest[1] == "answered" and rest[2] in ANSWERED_METRICS:
             return None
         known = ", ".join(sorted(ENDPOINT_METRICS))
         return f"unknown metric {'.'.join(rest[1:])!r} (known: {known}, errors.<kind>)"
@@ -190,6 +202,20 @@ def lookup(summary: Summary, system: str, phase: str, rest: tuple[str, ...]) -> 
     return summary.metric(system, phase, rest)
 
 
+def why_absent(summary: Summary, system: str, phase: str, rest: tuple[str, ...]) -> str:
+    """Why a path has no value: too few samples for a percentile, or nothing measured there."""
+    if ".".join((system, phase, *rest)) not in summary.metrics():
+        return "no value in this run"
+    entry = summary.phase(system, phase)
+    endpoint = None if entry is None or not rest else entry.endpoints.get(rest[0])
+    if endpoint is not None and rest[-1] in PERCENTILES:
+        count = endpoint.answered.count if rest[1] == "answered" and endpoint.answered else None
+        samples = endpoint.count if count is None else count
+        needed = min_samples(PERCENTILES[rest[-1]])
+        return f"insufficient samples for {rest[-1]} ({samples}, it needs {needed})"
+    return "not measured in this run (too few samples)"
+
+
 @dataclass
 class Outcome:
     name: str
@@ -210,19 +236,25 @@ def evaluate_rule(rule: Rule, summary: Summary) -> Outcome:
     measured_parts = []
     failures = []
     for system, phase in _expand(rule, systems):
-        left = lookup(summary, system, phase, rule.left.rest)
         label = f"{system}.{phase}"
+        operands = [(system, phase, rule.left.rest)]
         if rule.right is not None:
             right_system = system if rule.right.system == "*" else rule.right.system
             right_phase = phase if rule.right.phase == "*" else rule.right.phase
-            right = lookup(summary, right_system, right_phase, rule.right.rest)
-            value = None if left is None or not right else left / right
-        else:
-            value = left
-        if value is None:
-            failures.append(f"{label}: no value in this run")
+            operands.append((right_system, right_phase, rule.right.rest))
+        values = [lookup(summary, *operand) for operand in operands]
+        absent = [
+            f"{'.'.join((s, p, *rest))}: {why_absent(summary, s, p, rest)}"
+            for (s, p, rest), found in zip(operands, values, strict=True)
+            if found is None
+        ]
+        if absent or (len(values) == 2 and not values[1]):
+            failures.append("; ".join(absent) or f"{label}: the divisor is 0")
             measured_parts.append(f"{label}=n/a")
             continue
+        left = values[0]
+        assert left is not None
+        value = left if len(values) == 1 else left / float(values[1] or 1)
         measured_parts.append(
             f"{label}={value:g}" if len(_expand(rule, systems)) > 1 else f"{value:g}"
         )
