@@ -25,6 +25,7 @@ thead th { background: #f4f6f7; } tr.storm td { background: #fdf2e9; }
 .valid { background: #e9f7ef; border: 1px solid #27ae60; padding: .6rem; }
 figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9rem; } code, pre { font-size: .85rem; }
+.note { color: #555; font-size: .85rem; max-width: 60rem; }
 pre { background: #f8f9f9; padding: .6rem; overflow-x: auto; }
 """
 
@@ -46,6 +47,13 @@ def headline_rows(summary: Summary) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+NUMBERS_NOTE = (
+    "Checkout and report latencies run from each arrival's scheduled time, over every "
+    "scheduled arrival: a dropped or timed-out one counts as a failure and, in the "
+    "percentiles, as the client timeout (summary.json's 'answered' percentiles leave "
+    "those out). '-' marks a percentile from too few samples: p50 needs 20, p95 200, "
+    "p99 1,000. CPU is % of one core, each sample weighted by the time it covers."
+)
 HEADLINE_HEADER = ["storm phase", "baseline", "cqrs", "baseline / cqrs", "reference story"]
 
 
@@ -125,6 +133,7 @@ def render_report(directory: Path) -> dict[str, Path]:
 {html_table(headline)}
 <h2>Per system and phase</h2>
 {html_table(phases)}
+<p class="note">{html.escape(NUMBERS_NOTE)}</p>
 <h2>Ratios</h2>
 {html_table(ratios)}
 <h2>Plots</h2>
@@ -153,6 +162,8 @@ def render_report(directory: Path) -> dict[str, Path]:
         "## Per system and phase",
         "",
         md_table(phases),
+        "",
+        NUMBERS_NOTE,
         "",
         "## Ratios",
         "",
