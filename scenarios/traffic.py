@@ -22,6 +22,8 @@ from scenarios.plan import PHASES, LoadPlan
 
 # Report mix of an admin refreshing the dashboard: three customer reports per revenue report.
 REPORT_WEIGHTS = (("dashboard_customers", 3), ("dashboard_revenue", 1))
+# Admins start within this share of an interval of each other.
+ADMIN_SPREAD = 0.1
 
 
 def skewed_cdf(n: int, seed: int, shape: float) -> list[float]:
@@ -94,8 +96,10 @@ def checkout_schedule(plan: LoadPlan, population: Population) -> list[Arrival]:
 def report_schedule(plan: LoadPlan) -> list[ReportCall]:
     """Admin reports during the storm: each admin refreshes every ``admin_interval_s``.
 
-    Each admin starts at a seeded offset within the first interval, so the
-    admins do not all arrive at once; which report each call opens is seeded.
+    The admins arrive together, as a meeting opening the dashboard does: each
+    starts at a seeded offset within the first tenth of an interval (the
+    storm is concurrent report queries, not a trickle). Which report each call
+    opens is seeded too.
     """
     storm_start = plan.phase_seconds["steady"]
     storm_end = storm_start + plan.phase_seconds["storm"]
@@ -104,7 +108,7 @@ def report_schedule(plan: LoadPlan) -> list[ReportCall]:
     weights = [weight for _, weight in REPORT_WEIGHTS]
     for admin in range(plan.admins):
         rng = random.Random(f"{plan.seed}:admin:{admin}")
-        at = storm_start + rng.uniform(0, plan.admin_interval_s)
+        at = storm_start + rng.uniform(0, ADMIN_SPREAD * plan.admin_interval_s)
         while at < storm_end:
             calls.append(ReportCall(at, rng.choices(names, weights)[0]))
             at += plan.admin_interval_s

@@ -290,6 +290,7 @@ class CheckoutDriver:
     failed: int = 0
     timed_out: int = 0
     in_flight_bound: int | None = None
+    dispatched_late: int = 0  # sent more than 100 ms after their scheduled time
 
     @classmethod
     def read(cls, node: _Reader) -> CheckoutDriver:
@@ -304,6 +305,7 @@ class CheckoutDriver:
             failed=node.optional_integer("failed") or 0,
             timed_out=node.optional_integer("timed_out") or 0,
             in_flight_bound=node.optional_integer("in_flight_bound"),
+            dispatched_late=node.optional_integer("dispatched_late") or 0,
         )
 
     @property
@@ -325,6 +327,7 @@ class ReportsDriver:
     dropped: int
     schedule_lag_p99_ms: float | None
     in_flight_bound: int | None = None
+    dispatched_late: int = 0
 
     @classmethod
     def read(cls, node: _Reader) -> ReportsDriver:
@@ -336,6 +339,7 @@ class ReportsDriver:
             dropped=node.integer("dropped"),
             schedule_lag_p99_ms=node.optional_number("schedule_lag_p99_ms"),
             in_flight_bound=node.optional_integer("in_flight_bound"),
+            dispatched_late=node.optional_integer("dispatched_late") or 0,
         )
 
     @property

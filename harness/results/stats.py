@@ -31,7 +31,7 @@ def min_samples(q: float) -> int:
     200 requests is the 2nd largest) and moves with any single outlier.
     p50 needs 20, p95 200, p99 1,000.
     """
-    return math.ceil(10 / (1 - q / 100) - 1e-9)
+    return math.ceil(round(10 / (1 - q / 100), 6))  # rounded: 1 - 0.999 is not exact
 
 
 def percentile(values: Values, q: float, *, digits: int | None = 3) -> float | None:

@@ -244,6 +244,7 @@ def _dump_projection_lag(stack: Stack, directory: Path, after_order: int) -> Non
             "placed": outcome.placed,
             "projected": outcome.projected,
             "unprojected": len(outcome.unprojected),
-            "unprojected_ids": outcome.unprojected[:100],
+            "unprojected_ts": [ts for ts, _ in outcome.unprojected],
+            "unprojected_ids": [order_id for _, order_id in outcome.unprojected],
         },
     )

@@ -64,7 +64,7 @@ class ProjectionOutcome:
 
     placed: int
     projected: int
-    unprojected: list[int]  # order ids placed but never in the read model
+    unprojected: list[tuple[float, int]]  # (write commit epoch s, order_id) never projected
     lags: list[tuple[float, int, float]]  # (write commit epoch s, order_id, lag ms)
 
 
@@ -99,7 +99,9 @@ def projection_outcome(write_dsn: str, read_dsn: str, after_order: int) -> Proje
     return ProjectionOutcome(
         placed=len(committed),
         projected=len(lags),
-        unprojected=sorted(committed.keys() - applied.keys()),
+        unprojected=sorted(
+            (committed[order_id], order_id) for order_id in committed.keys() - applied.keys()
+        ),
         lags=lags,
     )
 

@@ -106,20 +106,49 @@ def test_wildcards_in_a_ratio_pair_each_system_and_phase_with_itself() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rule", "label"),
+    ("rule", "label", "detail"),
     [
-        ("cqrs.steady.dashboard_customers.p50_ms < 100", "cqrs.steady"),
-        ("baseline.storm.projection_lag_ms.p99 < 1000", "baseline.storm"),
-        ("cqrs.storm.cpu_pct.db.mean < 50", "cqrs.storm"),
+        (
+            "cqrs.steady.dashboard_customers.p50_ms < 100",
+            "cqrs.steady",
+            "cqrs.steady.dashboard_customers.p50_ms: no value in this run",
+        ),
+        (
+            "baseline.storm.projection_lag_ms.p99 < 1000",
+            "baseline.storm",
+            "baseline.storm.projection_lag_ms.p99: no value in this run",
+        ),
+        (
+            "cqrs.storm.cpu_pct.db.mean < 50",
+            "cqrs.storm",
+            "cqrs.storm.cpu_pct.db.mean: no value in this run",
+        ),
         # a zero denominator is no basis for a ratio
-        ("cqrs.storm.checkout.p99_ms / cqrs.storm.checkout.error_rate < 1", "cqrs.storm"),
+        (
+            "cqrs.storm.checkout.p50_ms / cqrs.storm.checkout.errors.http_5xx < 1",
+            "cqrs.storm",
+            "cqrs.storm: the divisor is 0",
+        ),
     ],
 )
-def test_a_metric_the_run_does_not_hold_fails_the_rule(rule: str, label: str) -> None:
+def test_a_metric_the_run_does_not_hold_fails_the_rule(rule: str, label: str, detail: str) -> None:
     result = check(rule)
     assert result.passed is False
     assert result.measured == f"{label}=n/a"
-    assert result.detail == f"{label}: no value in this run"
+    assert result.detail == detail
+
+
+def test_a_percentile_from_too_few_samples_fails_the_rule_and_says_so() -> None:
+    storm = SUMMARY.systems["cqrs"].phases["storm"].endpoints["checkout"]
+    assert storm.count < 1000  # the fixture's storm phase: a few hundred checkouts
+    assert storm.p99_ms is None
+    assert "p99_ms" in storm.insufficient
+    result = check("cqrs.storm.checkout.p99_ms < 1000")
+    assert result.passed is False
+    assert result.detail == (
+        f"cqrs.storm.checkout.p99_ms: insufficient samples for p99_ms ({storm.count}, "
+        "it needs 1000)"
+    )
 
 
 def test_lookup_resolves_paths_through_the_flattened_metrics() -> None:
@@ -149,7 +178,8 @@ def test_lookup_resolves_paths_through_the_flattened_metrics() -> None:
         ("cqrs.storm.projection_lag_ms.p95 < 1", "projection_lag_ms.p50|p99|max"),
         (
             "cqrs.storm.checkout_driver.lag < 1",
-            "checkout_driver.achieved_rps|dropped|offered_rps|schedule_lag_p99_ms|target_rps",
+            "checkout_driver.achieved_rps|answered|dropped|failed|in_flight_bound|offered_rps"
+            "|schedule_lag_p99_ms|scheduled|target_rps|timed_out",
         ),
         ("cqrs.storm.seconds < 1", "unknown metric 'seconds'"),
         ("mongo.storm.checkout.p99_ms < 1", "unknown system 'mongo' (in this run: baseline, cqrs)"),
@@ -165,7 +195,7 @@ def test_the_default_gates_pass_on_the_fixture() -> None:
     gates = load_gates(DEFAULT_GATES, SYSTEMS)
     outcomes = [evaluate_rule(rule, SUMMARY) for rule in gates.rules]
     assert [o.name for o in outcomes if not o.passed] == []
-    assert len(outcomes) == 8
+    assert len(outcomes) == 9
 
 
 def test_run_gates_reads_the_summary_through_the_model(tmp_path: Path) -> None:

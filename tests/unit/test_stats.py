@@ -1,4 +1,4 @@
-"""harness.results.stats: percentiles (numpy's linear interpolation) and the bootstrap interval."""
+"""harness.results.stats: nearest-rank percentiles with a sample floor, and the bootstrap interval."""
 
 from __future__ import annotations
 
@@ -11,43 +11,49 @@ from harness.results import stats
 
 
 @pytest.mark.parametrize(
-    ("values", "q", "expected"),
+    ("q", "needed"), [(50, 20), (90, 100), (95, 200), (99, 1000), (99.9, 10_000)]
+)
+def test_a_percentile_needs_ten_over_one_minus_q_samples(q: float, needed: int) -> None:
+    assert stats.min_samples(q) == needed
+    values = list(range(1, needed + 1))
+    assert stats.percentile(values[:-1], q) is None  # one short: no number
+    assert stats.percentile(values, q) is not None
+
+
+@pytest.mark.parametrize(
+    ("n", "q", "expected"),
     [
-        ([1.0, 2.0, 3.0, 4.0], 50, 2.5),
-        ([1.0, 2.0, 3.0, 4.0], 25, 1.75),
-        ([1.0, 2.0, 3.0, 4.0], 0, 1.0),
-        ([1.0, 2.0, 3.0, 4.0], 100, 4.0),
-        ([4.0, 1.0, 3.0, 2.0], 75, 3.25),  # order does not matter
-        (list(range(1, 101)), 99, 99.01),
-        (list(range(1, 101)), 95, 95.05),
-        ([7.0], 99, 7.0),
+        (20, 50, 10.0),  # rank ceil(0.5 * 20) = 10
+        (21, 50, 11.0),  # rank ceil(10.5) = 11
+        (200, 95, 190.0),
+        (1000, 99, 990.0),
+        (1001, 99, 991.0),  # rank ceil(990.99) = 991: a measured value, never interpolated
     ],
 )
-def test_percentile_interpolates_linearly_between_ranks(
-    values: list[float], q: float, expected: float
-) -> None:
+def test_percentile_is_the_nearest_rank(n: int, q: float, expected: float) -> None:
+    values = [float(v) for v in range(1, n + 1)]
     assert stats.percentile(values, q) == expected
+    assert stats.percentile(list(reversed(values)), q) == expected  # order does not matter
+
+
+def test_percentile_is_always_a_measured_value() -> None:
+    values = np.random.default_rng(7).lognormal(2, 1, size=1001)
+    for q in (50, 95, 99):
+        assert stats.percentile(values, q, digits=None) in set(values.tolist())
 
 
 def test_percentile_rounds_to_three_digits_unless_told_otherwise() -> None:
-    values = [0.1234567, 0.1234567]
+    values = [0.1234567] * 20
     assert stats.percentile(values, 50) == 0.123
     assert stats.percentile(values, 50, digits=1) == 0.1
     assert stats.percentile(values, 50, digits=None) == 0.1234567
 
 
-@pytest.mark.parametrize("q", [50, 95, 99, 99.9])
-def test_percentile_is_numpys_default_method(q: float) -> None:
-    values = np.random.default_rng(7).lognormal(2, 1, size=1001)
-    assert stats.percentile(values, q, digits=None) == float(np.percentile(values, q))
-
-
-def test_empty_input_gives_the_empty_value() -> None:
-    assert stats.percentile([], 99) == 0.0
-    assert stats.percentile(np.array([]), 50, empty=-1.0) == -1.0
-    assert stats.percentiles([], [50, 99]) == [0.0, 0.0]
-    assert stats.maximum([]) == 0.0
-    assert math.isnan(stats.maximum([], empty=math.nan))
+def test_no_samples_give_no_number_never_a_zero() -> None:
+    assert stats.percentile([], 99) is None
+    assert stats.percentile(np.array([]), 50) is None
+    assert stats.percentiles([], [50, 99]) == [None, None]
+    assert stats.maximum([]) is None
 
 
 def test_several_percentiles_at_once_equal_one_at_a_time() -> None:
