@@ -104,6 +104,10 @@ class _Reader:
             return None
         return self.number(key)
 
+    def nullable_number(self, key: str) -> float | None:
+        """A number, or null where it could not be measured; the key itself must be there."""
+        return None if self.raw(key) is None else self.number(key)
+
     def optional_integer(self, key: str) -> int | None:
         if self.data.get(key) is None:
             return None
@@ -187,9 +191,9 @@ class Answered:
     def read(cls, node: _Reader) -> Answered:
         return cls(
             count=node.integer("count"),
-            p50_ms=node.optional_number("p50_ms"),
-            p95_ms=node.optional_number("p95_ms"),
-            p99_ms=node.optional_number("p99_ms"),
+            p50_ms=node.nullable_number("p50_ms"),
+            p95_ms=node.nullable_number("p95_ms"),
+            p99_ms=node.nullable_number("p99_ms"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -230,12 +234,12 @@ class EndpointStats:
         return cls(
             count=node.integer("count"),
             ok=node.integer("ok"),
-            p50_ms=node.optional_number("p50_ms"),
-            p95_ms=node.optional_number("p95_ms"),
-            p99_ms=node.optional_number("p99_ms"),
-            max_ms=node.optional_number("max_ms"),
+            p50_ms=node.nullable_number("p50_ms"),
+            p95_ms=node.nullable_number("p95_ms"),
+            p99_ms=node.nullable_number("p99_ms"),
+            max_ms=node.nullable_number("max_ms"),
             throughput_rps=node.number("throughput_rps"),
-            error_rate=node.optional_number("error_rate"),
+            error_rate=node.nullable_number("error_rate"),
             errors=node.integers("errors"),
             insufficient=node.maybe_texts("insufficient"),
             answered=None if answered is None else Answered.read(answered),
@@ -298,7 +302,7 @@ class CheckoutDriver:
             offered_rps=node.number("offered_rps"),
             achieved_rps=node.number("achieved_rps"),
             dropped=node.integer("dropped"),
-            schedule_lag_p99_ms=node.optional_number("schedule_lag_p99_ms"),
+            schedule_lag_p99_ms=node.nullable_number("schedule_lag_p99_ms"),
             target_rps=node.number("target_rps"),
             scheduled=node.optional_integer("scheduled"),
             answered=node.optional_integer("answered") or 0,
@@ -382,9 +386,9 @@ class LagStats:
     @classmethod
     def read(cls, node: _Reader) -> LagStats:
         return cls(
-            p50=node.optional_number("p50"),
-            p99=node.optional_number("p99"),
-            max=node.optional_number("max"),
+            p50=node.nullable_number("p50"),
+            p99=node.nullable_number("p99"),
+            max=node.nullable_number("max"),
             count=node.optional_integer("count"),
             unprojected=node.optional_integer("unprojected"),
         )

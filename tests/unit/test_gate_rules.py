@@ -41,17 +41,17 @@ def with_value(path: str, value: float) -> Summary:
 @pytest.mark.parametrize(
     ("rule", "passed", "measured"),
     [
-        ("cqrs.storm.checkout.p99_ms < 250", True, "19.628"),
-        ("cqrs.storm.checkout.p99_ms < 19.628", False, "19.628"),
-        ("cqrs.storm.checkout.p99_ms <= 19.628", True, "19.628"),
-        ("baseline.storm.checkout.p99_ms >= 388.815", True, "388.815"),
-        ("baseline.storm.checkout.p99_ms > 388.815", False, "388.815"),
-        ("baseline.storm.cpu_pct.db.mean > 50", True, "89.6"),
-        ("cqrs.storm.cpu_pct.write.max < 9", False, "9.8"),
+        ("cqrs.storm.checkout.p95_ms < 250", True, "11.713"),
+        ("cqrs.storm.checkout.p95_ms < 11.713", False, "11.713"),
+        ("cqrs.storm.checkout.p95_ms <= 11.713", True, "11.713"),
+        ("baseline.storm.checkout.p95_ms >= 126.169", True, "126.169"),
+        ("baseline.storm.checkout.p95_ms > 126.169", False, "126.169"),
+        ("baseline.storm.cpu_pct.db.mean > 50", True, "79.7"),
+        ("cqrs.storm.cpu_pct.write.max < 8", False, "8.7"),
         ("cqrs.storm.checkout.errors.timeout <= 0", True, "0"),
-        ("baseline.steady.checkout_driver.offered_rps >= 20", True, "20.35"),
-        ("baseline.storm.checkout_driver.schedule_lag_p99_ms < 10", False, "15.434"),
-        ("cqrs.storm.checkout.count > 0", True, "581"),
+        ("baseline.steady.checkout_driver.offered_rps >= 19", True, "19.45"),
+        ("baseline.storm.checkout_driver.dispatched_late > 0", False, "0"),
+        ("cqrs.storm.checkout.count > 0", True, "611"),
     ],
 )
 def test_absolute_rules(rule: str, passed: bool, measured: str) -> None:
@@ -62,16 +62,16 @@ def test_absolute_rules(rule: str, passed: bool, measured: str) -> None:
 
 
 def test_a_failing_absolute_rule_says_by_how_much() -> None:
-    assert check("cqrs.storm.checkout.p99_ms < 10").detail == "cqrs.storm: 19.628 is not < 10"
+    assert check("cqrs.storm.checkout.p95_ms < 10").detail == "cqrs.storm: 11.713 is not < 10"
 
 
 @pytest.mark.parametrize(
     ("rule", "passed", "measured"),
     [
-        ("baseline.storm.checkout.p99_ms / baseline.steady.checkout.p99_ms > 3", True, "17.5142"),
-        ("cqrs.storm.checkout.p95_ms / cqrs.steady.checkout.p95_ms < 2", True, "0.545637"),
-        ("baseline.storm.checkout.p99_ms / cqrs.storm.checkout.p99_ms > 20", False, "19.8092"),
-        ("baseline.storm.cpu_pct.db.mean / cqrs.storm.cpu_pct.write.mean > 10", True, "16.2909"),
+        ("baseline.storm.checkout.p95_ms / baseline.steady.checkout.p95_ms > 3", True, "11.7138"),
+        ("cqrs.storm.checkout.p95_ms / cqrs.steady.checkout.p95_ms < 2", True, "1.03527"),
+        ("baseline.storm.checkout.p95_ms / cqrs.storm.checkout.p95_ms > 20", False, "10.7717"),
+        ("baseline.storm.cpu_pct.db.mean / cqrs.storm.cpu_pct.write.mean > 10", True, "13.9825"),
     ],
 )
 def test_ratio_rules(rule: str, passed: bool, measured: str) -> None:
@@ -80,19 +80,19 @@ def test_ratio_rules(rule: str, passed: bool, measured: str) -> None:
 
 
 def test_wildcard_phase_needs_every_phase() -> None:
-    rule = "cqrs.*.checkout.p99_ms < 40"
+    rule = "cqrs.*.checkout.p95_ms < 11.5"
     result = check(rule)
     assert result.passed is False
-    assert result.measured == "cqrs.steady=47.665, cqrs.storm=19.628, cqrs.recovery=13.844"
-    assert result.detail == "cqrs.steady: 47.665 is not < 40"
-    assert check(rule, with_value("cqrs.steady.checkout.p99_ms", 39)).passed is True
+    assert result.measured == "cqrs.steady=11.314, cqrs.storm=11.713, cqrs.recovery=10.85"
+    assert result.detail == "cqrs.storm: 11.713 is not < 11.5"
+    assert check(rule, with_value("cqrs.storm.checkout.p95_ms", 11.4)).passed is True
 
 
 def test_wildcard_system_needs_every_system() -> None:
-    result = check("*.storm.checkout.p99_ms < 100")
+    result = check("*.storm.checkout.p95_ms < 100")
     assert result.passed is False
-    assert result.detail == "baseline.storm: 388.815 is not < 100"
-    assert "cqrs.storm=19.628" in result.measured
+    assert result.detail == "baseline.storm: 126.169 is not < 100"
+    assert "cqrs.storm=11.713" in result.measured
 
 
 def test_wildcards_in_a_ratio_pair_each_system_and_phase_with_itself() -> None:
@@ -178,8 +178,8 @@ def test_lookup_resolves_paths_through_the_flattened_metrics() -> None:
         ("cqrs.storm.projection_lag_ms.p95 < 1", "projection_lag_ms.p50|p99|max"),
         (
             "cqrs.storm.checkout_driver.lag < 1",
-            "checkout_driver.achieved_rps|answered|dropped|failed|in_flight_bound|offered_rps"
-            "|schedule_lag_p99_ms|scheduled|target_rps|timed_out",
+            "checkout_driver.achieved_rps|answered|dispatched_late|dropped|failed"
+            "|in_flight_bound|offered_rps|schedule_lag_p99_ms|scheduled|target_rps|timed_out",
         ),
         ("cqrs.storm.seconds < 1", "unknown metric 'seconds'"),
         ("mongo.storm.checkout.p99_ms < 1", "unknown system 'mongo' (in this run: baseline, cqrs)"),
@@ -200,30 +200,47 @@ def test_the_default_gates_pass_on_the_fixture() -> None:
 
 def test_run_gates_reads_the_summary_through_the_model(tmp_path: Path) -> None:
     rules = tmp_path / "gates.toml"
-    rules.write_text('rules = ["cqrs.storm.checkout.p99_ms < 15"]\n')
+    rules.write_text('rules = ["cqrs.storm.checkout.p95_ms < 15"]\n')
     run = tmp_path / "run"
     run.mkdir()
-    write_summary(run, with_value("cqrs.storm.checkout.p99_ms", 12.5))
+    write_summary(run, with_value("cqrs.storm.checkout.p95_ms", 12.5))
     result = run_gates(GateConfig(run, rules))
     assert result["passed"] is True
     assert result["rules"][0]["measured"] == "12.5"
-    write_summary(run, with_value("cqrs.storm.checkout.p99_ms", 15))
+    write_summary(run, with_value("cqrs.storm.checkout.p95_ms", 15))
     assert run_gates(GateConfig(run, rules))["passed"] is False
 
 
 def test_regression_without_records_cannot_claim_noise(tmp_path: Path) -> None:
     rules = tmp_path / "gates.toml"
     rules.write_text(
-        'rules = []\n[regression]\nmetrics = ["checkout.p99_ms"]\nphases = ["storm"]\n'
+        'rules = []\n[regression]\nmetrics = ["checkout.p95_ms"]\nphases = ["storm"]\n'
     )
     saved, current = tmp_path / "saved", tmp_path / "current"
     saved.mkdir()
     current.mkdir()
-    write_summary(saved, with_value("cqrs.storm.checkout.p99_ms", 100))
-    write_summary(current, with_value("cqrs.storm.checkout.p99_ms", 150))
+    write_summary(saved, with_value("cqrs.storm.checkout.p95_ms", 100))
+    write_summary(current, with_value("cqrs.storm.checkout.p95_ms", 150))
     result = run_gates(GateConfig(current, rules, baseline_run=saved))
-    regressed = next(r for r in result["rules"] if r["name"].endswith("cqrs.storm.checkout.p99_ms"))
+    regressed = next(r for r in result["rules"] if r["name"].endswith("cqrs.storm.checkout.p95_ms"))
     assert regressed["passed"] is False
     assert regressed["detail"] == "150 > 110 (100 + 10%)"
     unchanged = next(r for r in result["rules"] if r["name"].startswith("regression: baseline"))
     assert unchanged["passed"] is True
+
+
+def test_a_regression_on_a_percentile_with_too_few_samples_fails_and_says_so(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "gates.toml"
+    rules.write_text(
+        'rules = []\n[regression]\nmetrics = ["checkout.p99_ms"]\nphases = ["storm"]\n'
+    )
+    saved, current = tmp_path / "saved", tmp_path / "current"
+    for run in (saved, current):
+        run.mkdir()
+        write_summary(run, SUMMARY)
+    result = run_gates(GateConfig(current, rules, baseline_run=saved))
+    outcome = next(r for r in result["rules"] if r["name"].endswith("cqrs.storm.checkout.p99_ms"))
+    assert outcome["passed"] is False
+    assert "this run: insufficient samples for p99_ms (611, it needs 1000)" in outcome["detail"]
