@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.paths import clusters_dir
-from harness.providers.binaries import find_binaries
-from harness.providers.local import LocalProvider, reap_orphans
-from harness.providers.settings import BENCHMARK_SETTINGS
+from harness.providers.local import reap_orphans
 from harness.stack.housekeeping import clean_up_after_dead_runs
 
 
@@ -32,11 +30,6 @@ def _reachable_home(prefix: str) -> Iterator[Path]:
 @pytest.fixture
 def bench_home() -> Iterator[Path]:
     yield from _reachable_home("cqrs-bench-test-")
-
-
-@pytest.fixture
-def local_provider(bench_home: Path) -> LocalProvider:
-    return LocalProvider(home=bench_home, binaries=find_binaries(), settings=BENCHMARK_SETTINGS)
 
 
 @dataclass

@@ -14,8 +14,6 @@ import pytest
 from harness.core.polling import wait_until
 from tests.contract.conftest import Shop
 
-pytestmark = pytest.mark.slow
-
 PATHS = [
     "/checkout",
     "/orders/{order_id}",
@@ -58,12 +56,14 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     return body["error"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_health_and_openapi_document_every_endpoint(shop: Shop) -> None:
     assert shop.client.get("/health").json()["status"] == "ok"
     spec = shop.client.get("/openapi.json").json()
     assert set(PATHS) <= set(spec["paths"])
 
 
+@pytest.mark.slow
 def test_checkout_writes_one_order_with_database_prices(shop: Shop) -> None:
     a, b = sorted(two_products(shop))
     shop.sql("UPDATE products SET stock = 1000 WHERE id IN (%s, %s)", (a, b))
@@ -101,6 +101,7 @@ def test_checkout_writes_one_order_with_database_prices(shop: Shop) -> None:
     assert [i["product_id"] for i in confirmation.json()["items"]] == [a, b]
 
 
+@pytest.mark.slow
 def test_payment_defaults_to_a_test_card(shop: Shop) -> None:
     pid = stocked_product(shop)
     body = shop.client.post(
@@ -111,6 +112,7 @@ def test_payment_defaults_to_a_test_card(shop: Shop) -> None:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
@@ -139,6 +141,7 @@ def test_refused_checkouts_write_nothing(
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 def test_insufficient_stock_is_409_and_writes_nothing(shop: Shop) -> None:
     plenty, scarce = two_products(shop)
     shop.sql("UPDATE products SET stock = 100 WHERE id = %s", (plenty,))
@@ -192,6 +195,7 @@ INVALID_BODIES: list[tuple[str, object]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "payload"), INVALID_BODIES, ids=[c for c, _ in INVALID_BODIES])
 def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload: object) -> None:
     before = shop.footprint()
@@ -199,6 +203,7 @@ def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("case", "content"),
     [
@@ -216,6 +221,7 @@ def test_malformed_and_oversized_bodies_are_422(shop: Shop, case: str, content: 
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 def test_idempotency_key_replays_the_first_result(shop: Shop) -> None:
     pid = stocked_product(shop)
     payload = {"user_id": 3, "items": [{"product_id": pid, "quantity": 1}]}
@@ -236,6 +242,7 @@ def test_idempotency_key_replays_the_first_result(shop: Shop) -> None:
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 def test_order_lookups(shop: Shop) -> None:
     assert_error(shop.client.get("/orders/999999999"), 404, "order_not_found")
     assert_error(shop.client.get("/orders/abc"), 422)
@@ -247,6 +254,7 @@ def test_order_lookups(shop: Shop) -> None:
     )
 
 
+@pytest.mark.slow
 def test_catalog_pages_filters_and_sorts(shop: Shop) -> None:
     first = shop.client.get("/products").json()
     assert first["page"] == 1
@@ -273,6 +281,7 @@ def test_catalog_pages_filters_and_sorts(shop: Shop) -> None:
         assert_error(shop.client.get("/products", params=bad), 422)
 
 
+@pytest.mark.slow
 def test_search_treats_like_wildcards_as_text(shop: Shop) -> None:
     marker = eventually(
         lambda: (
@@ -309,6 +318,7 @@ def _wildcard_products(shop: Shop) -> None:
     shop.refresh_read_models()
 
 
+@pytest.mark.slow
 def test_product_page_counts_what_was_bought_today(shop: Shop) -> None:
     pid = stocked_product(shop)
     before = shop.client.get(f"/products/{pid}").json()["bought_today"]
@@ -322,6 +332,7 @@ def test_product_page_counts_what_was_bought_today(shop: Shop) -> None:
     assert_error(shop.client.get("/products/99999999"), 404, "product_not_found")
 
 
+@pytest.mark.slow
 def test_my_orders_lists_newest_first(shop: Shop) -> None:
     pid = stocked_product(shop)
     placed = shop.client.post(
@@ -348,6 +359,7 @@ EXPECTED_CUSTOMERS = """
 """
 
 
+@pytest.mark.slow
 def test_ceo_dashboard_matches_the_orders(shop: Shop) -> None:
     def matches() -> list[dict[str, Any]] | None:
         expected = shop.sql(EXPECTED_CUSTOMERS, (5,))
@@ -383,6 +395,7 @@ def test_ceo_dashboard_matches_the_orders(shop: Shop) -> None:
         assert_error(shop.client.get("/dashboard/customers", params=bad), 422)
 
 
+@pytest.mark.slow
 def test_revenue_report_covers_every_day(shop: Shop) -> None:
     params = {"from": "2026-11-20", "to": "2026-11-27"}
     expected = shop.sql(
@@ -407,6 +420,7 @@ def test_revenue_report_covers_every_day(shop: Shop) -> None:
     )
 
 
+@pytest.mark.slow
 def test_metrics_expose_the_pool_and_counts(shop: Shop) -> None:
     shop.client.get("/products")
     metrics = shop.client.get("/metrics").json()
@@ -417,6 +431,7 @@ def test_metrics_expose_the_pool_and_counts(shop: Shop) -> None:
     assert metrics["requests"]["GET /products"] >= 1
 
 
+@pytest.mark.slow
 def test_unknown_routes_and_methods_use_the_error_shape(shop: Shop) -> None:
     assert_error(shop.client.get("/nope"), 404)
     assert_error(shop.client.delete("/checkout"), 405)

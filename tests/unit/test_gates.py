@@ -15,7 +15,7 @@ from harness.core.errors import BadInput
 from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
 from tests.conftest import run_cli
 
-FIXTURE = Path(__file__).parent / "fixtures" / "run-smoke"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "run-smoke"
 BASE_SUMMARY: dict[str, Any] = json.loads((FIXTURE / "summary.json").read_text())
 
 

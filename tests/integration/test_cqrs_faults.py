@@ -27,8 +27,6 @@ from harness.stack.stacks import Stack, StackConfig, SystemKind
 from tests.conftest import run_cli
 from tests.shopdata import TINY, scalar
 
-pytestmark = pytest.mark.slow
-
 
 @contextmanager
 def cqrs_stack(home: Path, *projector_args: str) -> Iterator[Stack]:
@@ -146,17 +144,20 @@ def late_committer_is_applied(stack: Stack) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_late_committer_is_applied_in_commit_order(session_home: Path) -> None:
     with cqrs_stack(session_home) as stack:
         assert late_committer_is_applied(stack)
 
 
+@pytest.mark.slow
 def test_the_same_scenario_defeats_a_naive_id_cursor(session_home: Path) -> None:
     with cqrs_stack(session_home, "--cursor", "naive") as stack:
         assert not late_committer_is_applied(stack)
         assert summary_exists(dsns(stack)[1], 900_002)  # it applied the later one and moved on
 
 
+@pytest.mark.slow
 def test_projector_killed_twenty_times_applies_everything_exactly_once(session_home: Path) -> None:
     rng = random.Random(11)
     with cqrs_stack(session_home) as stack:
@@ -187,6 +188,7 @@ def test_projector_killed_twenty_times_applies_everything_exactly_once(session_h
                 service.stop()
 
 
+@pytest.mark.slow
 def test_read_database_down_for_fifteen_seconds(
     session_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -214,6 +216,7 @@ def test_read_database_down_for_fifteen_seconds(
             )
 
 
+@pytest.mark.slow
 def test_two_projectors_at_once_one_leads_totals_exact(session_home: Path) -> None:
     with cqrs_stack(session_home) as stack:
         rivals = [stack.projector_service(), stack.projector_service()]
@@ -246,6 +249,7 @@ def read_model_rows(read_dsn: str) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+@pytest.mark.slow
 def test_rebuild_from_scratch_equals_the_incremental_read_models(session_home: Path) -> None:
     with cqrs_stack(session_home) as stack:
         with CheckoutStream(stack.url) as stream:
@@ -259,6 +263,7 @@ def test_rebuild_from_scratch_equals_the_incremental_read_models(session_home: P
         assert read_model_rows(read) == incremental
 
 
+@pytest.mark.slow
 def test_bad_event_goes_to_dead_letters_and_the_rest_is_applied(session_home: Path) -> None:
     with cqrs_stack(session_home) as stack:
         write, read = dsns(stack)
@@ -290,6 +295,7 @@ def test_bad_event_goes_to_dead_letters_and_the_rest_is_applied(session_home: Pa
         )
 
 
+@pytest.mark.slow
 def test_verify_lists_every_difference_and_exits_1(session_home: Path) -> None:
     with cqrs_stack(session_home) as stack:
         write, read = dsns(stack)
@@ -320,9 +326,3 @@ def test_verify_lists_every_difference_and_exits_1(session_home: Path) -> None:
             run_cli(session_home, "verify", "--write-dsn", write, "--read-dsn", read).returncode
             == 0
         )
-
-
-def test_verify_without_a_stack_is_a_clear_error(bench_home: Path) -> None:
-    result = run_cli(bench_home, "verify")
-    assert result.returncode == 2
-    assert "no cqrs stack is running" in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,28 +15,12 @@ import psutil
 import pytest
 
 from harness.results.summarize import read_requests
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import cluster_dirs
 from tests.shopdata import TINY
 
-pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-    "--window-size=1280,900",
-    "--virtual-time-budget=8000",
-]
-
-
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 def test_web_ui_loads_and_a_swarm_records_requests(session_home: Path, tmp_path: Path) -> None:
     assert CHROMIUM is not None
