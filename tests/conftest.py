@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -58,6 +62,36 @@ def run_cli(home: Path, *args: str, timeout: float = 300, check: bool = False) -
     if check and proc.returncode != 0:
         raise AssertionError(f"cqrs-bench {' '.join(args)} failed: {proc.stderr}")
     return result
+
+
+def cli_in_process(home: Path, *args: str) -> CliResult:
+    """``run_cli`` without a new interpreter, for commands that start nothing.
+
+    The same entry point (``harness.cli.main``) with stdout and stderr captured
+    apart and the exit code it ends with; it saves the 1-2 s each interpreter
+    spends importing the harness. Commands that start servers, or tests that
+    signal the process, use ``run_cli``.
+    """
+    from harness.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    env = {"CQRS_BENCH_HOME": str(home), "COLUMNS": "200"}
+    try:
+        with (
+            mock.patch.dict(os.environ, env),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+        ):
+            main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    else:  # pragma: no cover - main always exits
+        raise AssertionError("harness.cli.main returned instead of exiting")
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    assert code is None or isinstance(code, int), code
+    return CliResult(int(code or 0), stdout.getvalue(), stderr.getvalue())
 
 
 def cluster_dirs(home: Path) -> list[Path]:

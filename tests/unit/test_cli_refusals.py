@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from harness.core.paths import datasets_dir
-from tests.conftest import cluster_dirs, run_cli
+from tests.conftest import cli_in_process, cluster_dirs
 from tests.shopdata import TINY_ARGS
 
 
@@ -49,7 +49,9 @@ def test_bad_input_is_one_line_and_starts_nothing(
     bench_home: Path, args: list[str], code: int, message: str
 ) -> None:
     result = (
-        run_cli(bench_home, *args, "--for", "0") if args[0] == "pg" else run_cli(bench_home, *args)
+        cli_in_process(bench_home, *args, "--for", "0")
+        if args[0] == "pg"
+        else cli_in_process(bench_home, *args)
     )
     assert result.returncode == code, result.stderr
     assert message in result.stderr
@@ -64,7 +66,7 @@ def test_port_already_taken_is_an_environment_error(bench_home: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli(bench_home, "pg", "--port", str(port), "--for", "0")
+        result = cli_in_process(bench_home, "pg", "--port", str(port), "--for", "0")
     assert result.returncode == 3
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -84,7 +86,7 @@ def test_port_already_taken_is_an_environment_error(bench_home: Path) -> None:
 def test_bad_run_options_are_refused_before_anything_starts(
     bench_home: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    result = run_cli(bench_home, "run", *args, "--out", str(tmp_path))
+    result = cli_in_process(bench_home, "run", *args, "--out", str(tmp_path))
     assert result.returncode == 2
     assert message in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -102,7 +104,7 @@ def test_bad_run_options_are_refused_before_anything_starts(
 def test_bad_counts_are_refused_and_nothing_is_cached(
     bench_home: Path, args: list[str], message: str
 ) -> None:
-    result = run_cli(bench_home, "seed", *args)
+    result = cli_in_process(bench_home, "seed", *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -113,24 +115,24 @@ def test_bad_counts_are_refused_and_nothing_is_cached(
 def test_unwritable_cache_directory_is_a_clear_error(bench_home: Path) -> None:
     not_a_dir = bench_home / "file"
     not_a_dir.write_text("")
-    result = run_cli(not_a_dir, "seed", *TINY_ARGS)
+    result = cli_in_process(not_a_dir, "seed", *TINY_ARGS)
     assert result.returncode == 2
     assert "dataset cache directory" in result.stderr
     assert "is not writable" in result.stderr
 
 
 def test_dataset_json_listing_is_valid_when_empty(bench_home: Path) -> None:
-    result = run_cli(bench_home, "datasets", "list", "--json")
+    result = cli_in_process(bench_home, "datasets", "list", "--json")
     assert json.loads(result.stdout) == {"datasets": []}
 
 
 def test_rm_unknown_dataset_is_bad_input(bench_home: Path) -> None:
-    result = run_cli(bench_home, "datasets", "rm", "nope")
+    result = cli_in_process(bench_home, "datasets", "rm", "nope")
     assert result.returncode == 2
     assert "no dataset 'nope'" in result.stderr
 
 
 def test_verify_without_a_stack_is_a_clear_error(bench_home: Path) -> None:
-    result = run_cli(bench_home, "verify")
+    result = cli_in_process(bench_home, "verify")
     assert result.returncode == 2
     assert "no cqrs stack is running" in result.stderr

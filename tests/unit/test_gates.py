@@ -13,7 +13,7 @@ import pytest
 
 from harness.core.errors import BadInput
 from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "run-smoke"
 BASE_SUMMARY: dict[str, Any] = json.loads((FIXTURE / "summary.json").read_text())
@@ -173,7 +173,7 @@ def test_malformed_gates_file_exits_2_naming_the_line(
     with pytest.raises(BadInput) as info:
         run_gates(GateConfig(run, path))
     assert message in str(info.value)
-    result = run_cli(bench_home, "gate", str(run), "--config", str(path))
+    result = cli_in_process(bench_home, "gate", str(run), "--config", str(path))
     assert result.returncode == 2
     assert message in result.stderr
 
@@ -209,11 +209,13 @@ def test_junit_has_one_testcase_per_rule_and_failures_carry_the_numbers(tmp_path
 def test_gate_cli_passes_the_default_gates_and_fails_an_impossible_one(
     tmp_path: Path, bench_home: Path
 ) -> None:
-    passed = run_cli(bench_home, "gate", str(FIXTURE), "--json", "--junit", str(tmp_path / "j.xml"))
+    passed = cli_in_process(
+        bench_home, "gate", str(FIXTURE), "--json", "--junit", str(tmp_path / "j.xml")
+    )
     assert passed.returncode == 0, passed.stderr
     assert passed.json()["passed"] is True
     assert DEFAULT_GATES.exists()
     impossible = gates_file(tmp_path, 'rules = ["cqrs.storm.checkout.p99_ms < 0.001"]\n')
-    failed = run_cli(bench_home, "gate", str(FIXTURE), "--config", str(impossible))
+    failed = cli_in_process(bench_home, "gate", str(FIXTURE), "--config", str(impossible))
     assert failed.returncode == 1
     assert "1 gate(s) failed" in failed.stderr

@@ -13,7 +13,7 @@ import pytest
 from harness.results.compare import compare_runs
 from reports.plots import PLOTS
 from reports.render import headline_rows, render_report
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "run-smoke"
 
@@ -68,18 +68,18 @@ def test_invalid_runs_say_so_first(run_dir: Path) -> None:
 
 
 def test_report_command_and_broken_run_directories(run_dir: Path, bench_home: Path) -> None:
-    assert run_cli(bench_home, "report", str(run_dir)).returncode == 0
+    assert cli_in_process(bench_home, "report", str(run_dir)).returncode == 0
     summary_path = run_dir / "summary.json"
     summary_path.write_text(summary_path.read_text()[:200])
-    truncated = run_cli(bench_home, "report", str(run_dir))
+    truncated = cli_in_process(bench_home, "report", str(run_dir))
     assert truncated.returncode == 2
     assert "truncated or damaged" in truncated.stderr
     summary_path.write_text(json.dumps({"schema_version": 7}))
-    unknown = run_cli(bench_home, "report", str(run_dir))
+    unknown = cli_in_process(bench_home, "report", str(run_dir))
     assert unknown.returncode == 2
     assert "schema version 7" in unknown.stderr
     (run_dir / "run.json").unlink()
-    assert "no run.json" in run_cli(bench_home, "report", str(run_dir)).stderr
+    assert "no run.json" in cli_in_process(bench_home, "report", str(run_dir)).stderr
 
 
 def test_compare_a_run_with_itself_and_with_a_slower_one(run_dir: Path, tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_compare_a_run_with_itself_and_with_a_slower_one(run_dir: Path, tmp_path
 
 def test_compare_command_writes_html(run_dir: Path, bench_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "compare.html"
-    result = run_cli(
+    result = cli_in_process(
         bench_home, "compare", str(run_dir), str(run_dir), "--html", str(out), "--json"
     )
     assert result.returncode == 0, result.stderr
