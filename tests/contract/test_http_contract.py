@@ -5,7 +5,6 @@ Every error case also checks, in the database, that nothing was written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from harness.core.polling import wait_until
 from tests.contract.conftest import Shop
+from tests.httpcases import INVALID_BODIES, MALFORMED_BODIES
 
 PATHS = [
     "/checkout",
@@ -159,42 +159,6 @@ def test_insufficient_stock_is_409_and_writes_nothing(shop: Shop) -> None:
     assert shop.footprint() == before
 
 
-INVALID_BODIES: list[tuple[str, object]] = [
-    ("missing user", {"items": [{"product_id": 1, "quantity": 1}]}),
-    ("missing items", {"user_id": 1}),
-    ("empty items", {"user_id": 1, "items": []}),
-    ("zero quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 0}]}),
-    ("negative quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": -2}]}),
-    ("absurd quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 1_000_000}]}),
-    (
-        "duplicate items",
-        {
-            "user_id": 1,
-            "items": [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
-        },
-    ),
-    ("string id", {"user_id": "1", "items": [{"product_id": 1, "quantity": 1}]}),
-    ("bool id", {"user_id": True, "items": [{"product_id": 1, "quantity": 1}]}),
-    ("float quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 1.5}]}),
-    ("huge id", {"user_id": 2**70, "items": [{"product_id": 1, "quantity": 1}]}),
-    ("zero id", {"user_id": 0, "items": [{"product_id": 1, "quantity": 1}]}),
-    (
-        "client-side price",
-        {"user_id": 1, "items": [{"product_id": 1, "quantity": 1, "unit_price_cents": 1}]},
-    ),
-    (
-        "unknown payment method",
-        {"user_id": 1, "items": [{"product_id": 1, "quantity": 1}], "payment": {"method": "cash"}},
-    ),
-    ("items not a list", {"user_id": 1, "items": {"product_id": 1}}),
-    ("body not an object", [1, 2, 3]),
-    (
-        "too many items",
-        {"user_id": 1, "items": [{"product_id": i, "quantity": 1} for i in range(1, 60)]},
-    ),
-]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("case", "payload"), INVALID_BODIES, ids=[c for c, _ in INVALID_BODIES])
 def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload: object) -> None:
@@ -205,12 +169,7 @@ def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("case", "content"),
-    [
-        ("not json", b"{user_id: 1"),
-        ("empty", b""),
-        ("oversized", json.dumps({"user_id": 1, "pad": "x" * 70_000}).encode()),
-    ],
+    ("case", "content"), MALFORMED_BODIES, ids=[c for c, _ in MALFORMED_BODIES]
 )
 def test_malformed_and_oversized_bodies_are_422(shop: Shop, case: str, content: bytes) -> None:
     before = shop.footprint()
