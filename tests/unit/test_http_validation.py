@@ -217,6 +217,18 @@ async def _chunked(total: int) -> AsyncIterator[bytes]:
     yield b"}"
 
 
+def test_an_oversized_chunked_body_is_422_too(shop: InProcessShop) -> None:
+    response = shop.request(
+        "POST",
+        "/checkout",
+        content=_chunked(MAX_BODY_BYTES + 1_000),
+        headers={"content-type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert_error(response, 422, "body_too_large")
+    assert shop.backend.calls == []
+
+
 def test_a_chunked_body_under_the_limit_is_served(shop: InProcessShop) -> None:
     response = shop.request(
         "POST",
