@@ -364,9 +364,12 @@ def test_unknown_routes_are_404(shop: InProcessShop, path: str) -> None:
         ("PATCH", "/dashboard/customers", "GET"),
     ],
 )
-def test_wrong_methods_are_405(shop: InProcessShop, method: str, path: str, allowed: str) -> None:
+def test_wrong_methods_are_405_and_say_what_is_allowed(
+    shop: InProcessShop, method: str, path: str, allowed: str
+) -> None:
     response = shop.request(method, path)
     assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allowed
     assert shop.backend.calls == []
 
 
