@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from harness.core.paths import stacks_dir
+from harness.core.polling import wait_until
 from harness.results.summarize import ENDPOINTS, read_requests, read_summary
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY, TINY_ARGS
@@ -60,11 +60,12 @@ def test_ctrl_c_stops_everything_and_marks_the_run_incomplete(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob("*/baseline/requests-*.csv")):
-            assert time.monotonic() < deadline, "the run never started driving load"
-            assert runner.poll() is None
-            time.sleep(0.2)
+        wait_until(
+            lambda: any(tmp_path.glob("*/baseline/requests-*.csv")),
+            timeout=120,
+            what="the run to start driving load",
+            give_up=lambda: None if runner.poll() is None else f"it exited ({runner.returncode})",
+        )
         children = [p for p in psutil.Process(runner.pid).children(recursive=True)]
         assert children
         runner.send_signal(signal.SIGINT)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
 from harness.core.paths import datasets_dir
+from harness.core.polling import wait_until
 from harness.providers.binaries import find_binaries
 from harness.providers.local import LocalProvider
 from harness.providers.settings import BENCHMARK_SETTINGS
@@ -123,6 +125,19 @@ def test_missing_data_directory_is_corrupt(bench_home: Path) -> None:
     assert "its data directory is missing" in result.stderr
 
 
+def copying(pid: int) -> bool:
+    """A PostgreSQL backend under ``pid`` runs COPY (its process title says so)."""
+    try:
+        family = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    for proc in family:
+        with contextlib.suppress(psutil.Error):
+            if "COPY" in " ".join(proc.cmdline()):
+                return True
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_build_leaves_nothing_half_written(
@@ -136,11 +151,12 @@ def test_interrupted_build_leaves_nothing_half_written(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not any(n.startswith(".building-") for n in cache_entries(bench_home)):
-            assert time.monotonic() < deadline, "the build never started"
-            time.sleep(0.1)
-        time.sleep(2)  # well into the load
+        wait_until(
+            lambda: any(n.startswith(".building-") for n in cache_entries(bench_home)),
+            timeout=60,
+            what="the build to start",
+        )
+        wait_until(lambda: copying(builder.pid), timeout=60, what="the build's COPY to start")
         builder.send_signal(sig)
         builder.wait(timeout=60)
     finally:
