@@ -103,3 +103,25 @@ def cluster_dirs(home: Path) -> list[Path]:
 def session_home() -> Iterator[Path]:
     """One work directory for the session's stacks, so the tiny dataset is built once."""
     yield from _reachable_home("cqrs-bench-session-")
+
+
+# Fixtures that start real components (PostgreSQL clusters, app servers): a test
+# using one is slow, and has no place in tests/unit.
+REAL_COMPONENT_FIXTURES = frozenset({"local_provider", "session_home", "shop", "seeded"})
+UNIT_DIR = Path(__file__).parent / "unit"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the layers honest: unit tests start nothing; what starts something is slow."""
+    problems = []
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        real = sorted(REAL_COMPONENT_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if item.path.is_relative_to(UNIT_DIR) and (slow or real):
+            why = "is marked slow" if slow else f"uses {', '.join(real)}"
+            problems.append(f"{item.nodeid} {why}: tests/unit starts nothing real")
+        elif real and not slow:
+            problems.append(f"{item.nodeid} uses {', '.join(real)} but is not marked slow")
+    if problems:
+        raise pytest.UsageError("tests in the wrong layer:\n  " + "\n  ".join(problems))

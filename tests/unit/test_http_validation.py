@@ -143,22 +143,23 @@ APPS: dict[str, tuple[ModuleType, str, object]] = {
 
 
 @pytest.fixture(scope="module", params=sorted(APPS))
-def app_shop(request: pytest.FixtureRequest) -> Iterator[InProcessShop]:
+def app_api(request: pytest.FixtureRequest) -> Iterator[InProcessShop]:
     module, backend_class, settings = APPS[request.param]
     fake = FakeBackend(request.param)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module, backend_class, lambda _settings: fake)
         app = module.create_app(settings)
-    shop = InProcessShop(request.param, app, fake)
-    yield shop
-    shop.close()
+    api = InProcessShop(request.param, app, fake)
+    yield api
+    api.close()
 
 
 @pytest.fixture
-def shop(app_shop: InProcessShop) -> InProcessShop:
-    app_shop.backend.calls.clear()
-    app_shop.backend.fail = None
-    return app_shop
+def api(app_api: InProcessShop) -> InProcessShop:
+    """The app of this parametrization, its fake backend reset."""
+    app_api.backend.calls.clear()
+    app_api.backend.fail = None
+    return app_api
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
@@ -187,10 +188,10 @@ def test_the_fake_implements_the_backend_protocol() -> None:
 
 @pytest.mark.parametrize(("case", "payload"), INVALID_BODIES, ids=[c for c, _ in INVALID_BODIES])
 def test_invalid_bodies_are_422_and_never_reach_the_backend(
-    shop: InProcessShop, case: str, payload: object
+    api: InProcessShop, case: str, payload: object
 ) -> None:
-    assert_error(shop.request("POST", "/checkout", json=payload), 422, "invalid_request")
-    assert shop.backend.calls == []
+    assert_error(api.request("POST", "/checkout", json=payload), 422, "invalid_request")
+    assert api.backend.calls == []
 
 
 MALFORMED_CODES = {"not json": "invalid_request", "empty": "invalid_request"}
@@ -200,13 +201,13 @@ MALFORMED_CODES = {"not json": "invalid_request", "empty": "invalid_request"}
     ("case", "content"), MALFORMED_BODIES, ids=[c for c, _ in MALFORMED_BODIES]
 )
 def test_malformed_and_oversized_bodies_are_422(
-    shop: InProcessShop, case: str, content: bytes
+    api: InProcessShop, case: str, content: bytes
 ) -> None:
-    response = shop.request(
+    response = api.request(
         "POST", "/checkout", content=content, headers={"content-type": "application/json"}
     )
     assert_error(response, 422, MALFORMED_CODES.get(case, "body_too_large"))
-    assert shop.backend.calls == []
+    assert api.backend.calls == []
 
 
 async def _chunked(total: int) -> AsyncIterator[bytes]:
@@ -217,8 +218,8 @@ async def _chunked(total: int) -> AsyncIterator[bytes]:
     yield b"}"
 
 
-def test_an_oversized_chunked_body_is_422_too(shop: InProcessShop) -> None:
-    response = shop.request(
+def test_an_oversized_chunked_body_is_422_too(api: InProcessShop) -> None:
+    response = api.request(
         "POST",
         "/checkout",
         content=_chunked(MAX_BODY_BYTES + 1_000),
@@ -226,18 +227,18 @@ def test_an_oversized_chunked_body_is_422_too(shop: InProcessShop) -> None:
     )
     assert "content-length" not in response.request.headers
     assert_error(response, 422, "body_too_large")
-    assert shop.backend.calls == []
+    assert api.backend.calls == []
 
 
-def test_a_chunked_body_under_the_limit_is_served(shop: InProcessShop) -> None:
-    response = shop.request(
+def test_a_chunked_body_under_the_limit_is_served(api: InProcessShop) -> None:
+    response = api.request(
         "POST",
         "/checkout",
         content=_chunked(MAX_BODY_BYTES - 1_000),
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 200, response.text
-    assert [name for name, _ in shop.backend.calls] == ["checkout"]
+    assert [name for name, _ in api.backend.calls] == ["checkout"]
 
 
 @pytest.mark.parametrize(
@@ -249,19 +250,19 @@ def test_a_chunked_body_under_the_limit_is_served(shop: InProcessShop) -> None:
     ids=["form-encoded", "content-length not a number"],
 )
 def test_other_unusable_bodies_are_422(
-    shop: InProcessShop, content: bytes, headers: dict[str, str]
+    api: InProcessShop, content: bytes, headers: dict[str, str]
 ) -> None:
-    assert_error(shop.request("POST", "/checkout", content=content, headers=headers), 422)
-    assert shop.backend.calls == []
+    assert_error(api.request("POST", "/checkout", content=content, headers=headers), 422)
+    assert api.backend.calls == []
 
 
 @pytest.mark.parametrize(
     "key", ["", "k" * (MAX_IDEMPOTENCY_KEY + 1)], ids=["empty", "over the limit"]
 )
-def test_bad_idempotency_keys_are_422(shop: InProcessShop, key: str) -> None:
-    response = shop.request("POST", "/checkout", json=VALID, headers={"Idempotency-Key": key})
+def test_bad_idempotency_keys_are_422(api: InProcessShop, key: str) -> None:
+    response = api.request("POST", "/checkout", json=VALID, headers={"Idempotency-Key": key})
     assert_error(response, 422, "invalid_request")
-    assert shop.backend.calls == []
+    assert api.backend.calls == []
 
 
 # -- paths and queries -------------------------------------------------------------------
@@ -271,9 +272,9 @@ BAD_IDS = ["abc", "0", "-1", "1.5", str(BIGINT_MAX + 1)]
 
 @pytest.mark.parametrize("ident", BAD_IDS)
 @pytest.mark.parametrize("template", ["/orders/{}", "/products/{}", "/users/{}/orders"])
-def test_bad_path_ids_are_422(shop: InProcessShop, template: str, ident: str) -> None:
-    assert_error(shop.request("GET", template.format(ident)), 422, "invalid_request")
-    assert shop.backend.calls == []
+def test_bad_path_ids_are_422(api: InProcessShop, template: str, ident: str) -> None:
+    assert_error(api.request("GET", template.format(ident)), 422, "invalid_request")
+    assert api.backend.calls == []
 
 
 BAD_QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -302,10 +303,10 @@ BAD_QUERIES: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("path", "params"), BAD_QUERIES, ids=[f"{p} {q}" for p, q in BAD_QUERIES])
 def test_bad_queries_are_422_and_never_reach_the_backend(
-    shop: InProcessShop, path: str, params: dict[str, Any]
+    api: InProcessShop, path: str, params: dict[str, Any]
 ) -> None:
-    assert_error(shop.request("GET", path, params=params), 422, "invalid_request")
-    assert shop.backend.calls == []
+    assert_error(api.request("GET", path, params=params), 422, "invalid_request")
+    assert api.backend.calls == []
 
 
 @pytest.mark.parametrize(
@@ -319,13 +320,13 @@ def test_bad_queries_are_422_and_never_reach_the_backend(
     ids=["from after to", "six years", "one day too many", "from only"],
 )
 def test_revenue_windows_over_the_limit_are_422_before_any_query(
-    shop: InProcessShop, params: dict[str, str]
+    api: InProcessShop, params: dict[str, str]
 ) -> None:
     """The window is checked with the database's today, so these reach the backend,
     which refuses them (shop.views.revenue_window) before it queries."""
-    error = assert_error(shop.request("GET", "/dashboard/revenue", params=params), 422)
+    error = assert_error(api.request("GET", "/dashboard/revenue", params=params), 422)
     assert error["code"] == "invalid_request"
-    assert [name for name, _ in shop.backend.calls] == ["revenue"]
+    assert [name for name, _ in api.backend.calls] == ["revenue"]
 
 
 @pytest.mark.parametrize(
@@ -339,19 +340,19 @@ def test_revenue_windows_over_the_limit_are_422_before_any_query(
     ids=["last 30 days", "30 days to", "366 days", "one day"],
 )
 def test_revenue_windows_within_the_limit_are_queried(
-    shop: InProcessShop, params: dict[str, str], window: tuple[date, date]
+    api: InProcessShop, params: dict[str, str], window: tuple[date, date]
 ) -> None:
-    assert shop.request("GET", "/dashboard/revenue", params=params).status_code == 200
-    assert shop.backend.calls[-1] == ("revenue query", window)
+    assert api.request("GET", "/dashboard/revenue", params=params).status_code == 200
+    assert api.backend.calls[-1] == ("revenue query", window)
 
 
 # -- routes and methods ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", ["/nope", "/orders", "/checkout/1", "/dashboard"])
-def test_unknown_routes_are_404(shop: InProcessShop, path: str) -> None:
-    assert_error(shop.request("GET", path), 404, "not_found")
-    assert shop.backend.calls == []
+def test_unknown_routes_are_404(api: InProcessShop, path: str) -> None:
+    assert_error(api.request("GET", path), 404, "not_found")
+    assert api.backend.calls == []
 
 
 @pytest.mark.parametrize(
@@ -365,12 +366,12 @@ def test_unknown_routes_are_404(shop: InProcessShop, path: str) -> None:
     ],
 )
 def test_wrong_methods_are_405_and_say_what_is_allowed(
-    shop: InProcessShop, method: str, path: str, allowed: str
+    api: InProcessShop, method: str, path: str, allowed: str
 ) -> None:
-    response = shop.request(method, path)
+    response = api.request(method, path)
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["allow"] == allowed
-    assert shop.backend.calls == []
+    assert api.backend.calls == []
 
 
 # -- valid requests reach the backend with the parsed values -------------------------------
@@ -413,49 +414,49 @@ VALID_REQUESTS: list[tuple[str, str, dict[str, Any], tuple[str, tuple[Any, ...]]
     ids=[f"{m} {p} {k.get('params', '')}" for m, p, k, _ in VALID_REQUESTS],
 )
 def test_valid_requests_reach_the_backend_with_parsed_values(
-    shop: InProcessShop,
+    api: InProcessShop,
     method: str,
     path: str,
     kwargs: dict[str, Any],
     call: tuple[str, tuple[Any, ...]],
 ) -> None:
-    response = shop.request(method, path, **kwargs)
+    response = api.request(method, path, **kwargs)
     assert response.status_code == 200, response.text
-    assert shop.backend.calls == [call]
+    assert api.backend.calls == [call]
 
 
-def test_health_and_metrics_name_the_system(shop: InProcessShop) -> None:
-    assert shop.request("GET", "/health").json() == {"status": "ok", "system": shop.system}
-    metrics = shop.request("GET", "/metrics").json()
-    assert metrics["system"] == shop.system
+def test_health_and_metrics_name_the_system(api: InProcessShop) -> None:
+    assert api.request("GET", "/health").json() == {"status": "ok", "system": api.system}
+    metrics = api.request("GET", "/metrics").json()
+    assert metrics["system"] == api.system
     assert metrics["requests"]["GET /health"] >= 1
 
 
-def test_a_valid_checkout_reaches_the_backend_parsed(shop: InProcessShop) -> None:
+def test_a_valid_checkout_reaches_the_backend_parsed(api: InProcessShop) -> None:
     body = {
         "user_id": 3,
         "items": [{"product_id": 9, "quantity": 2}, {"product_id": 4, "quantity": 1}],
         "payment": {"method": "paypal", "token": "tok_paypal"},
     }
-    response = shop.request("POST", "/checkout", json=body, headers={"Idempotency-Key": "k-1"})
+    response = api.request("POST", "/checkout", json=body, headers={"Idempotency-Key": "k-1"})
     assert response.status_code == 200, response.text
     assert response.json() == {"order_id": 1, "status": "paid"}
     assert "idempotent-replayed" not in response.headers
-    ((name, (request, key)),) = shop.backend.calls
+    ((name, (request, key)),) = api.backend.calls
     assert (name, key) == ("checkout", "k-1")
     assert request == CheckoutRequest.model_validate(body)
 
 
-def test_a_replayed_checkout_says_so(shop: InProcessShop) -> None:
-    response = shop.request(
+def test_a_replayed_checkout_says_so(api: InProcessShop) -> None:
+    response = api.request(
         "POST", "/checkout", json=VALID, headers={"Idempotency-Key": "seen-before"}
     )
     assert response.status_code == 200
     assert response.headers["idempotent-replayed"] == "true"
 
 
-def test_openapi_documents_every_endpoint(shop: InProcessShop) -> None:
-    paths = set(shop.request("GET", "/openapi.json").json()["paths"])
+def test_openapi_documents_every_endpoint(api: InProcessShop) -> None:
+    paths = set(api.request("GET", "/openapi.json").json()["paths"])
     assert {
         "/checkout",
         "/orders/{order_id}",
@@ -499,14 +500,14 @@ def test_openapi_documents_every_endpoint(shop: InProcessShop) -> None:
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_backend_errors_keep_the_error_shape(
-    shop: InProcessShop, exc: BaseException, status: int, code: str
+    api: InProcessShop, exc: BaseException, status: int, code: str
 ) -> None:
-    shop.backend.fail = exc
-    assert_error(shop.request("GET", "/orders/1"), status, code)
-    assert shop.backend.calls == [("order", (1,))]
+    api.backend.fail = exc
+    assert_error(api.request("GET", "/orders/1"), status, code)
+    assert api.backend.calls == [("order", (1,))]
 
 
-def test_error_extras_reach_the_client(shop: InProcessShop) -> None:
-    shop.backend.fail = ApiError(409, "insufficient_stock", "not enough stock", product_id=3)
-    error = assert_error(shop.request("POST", "/checkout", json=VALID), 409, "insufficient_stock")
+def test_error_extras_reach_the_client(api: InProcessShop) -> None:
+    api.backend.fail = ApiError(409, "insufficient_stock", "not enough stock", product_id=3)
+    error = assert_error(api.request("POST", "/checkout", json=VALID), 409, "insufficient_stock")
     assert error["product_id"] == 3
