@@ -9,7 +9,7 @@ rebuild path derives the same values from the normalized tables with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shop.checkout import PlacedOrder
@@ -37,7 +37,13 @@ def loyalty_points(status: str, total_cents: int) -> int:
 
 
 def refund_deadline(created_at: datetime) -> date:
-    return (created_at + timedelta(days=REFUND_WINDOW_DAYS)).date()
+    """Counted from the order's UTC day, as :func:`business_values_sql` counts it.
+
+    The database hands timestamps back in the session's time zone, which need
+    not be UTC; a local date would differ from rebuild's near midnight.
+    """
+    utc = created_at.astimezone(UTC) if created_at.tzinfo is not None else created_at
+    return (utc + timedelta(days=REFUND_WINDOW_DAYS)).date()
 
 
 def business_values_sql(status: str, total: str, created_at: str) -> str:

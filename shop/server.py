@@ -39,11 +39,19 @@ class BodyLimitAndCounts:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response = error_response(
-                422, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
-            )
-            await response(scope, receive, send)
+            await _too_large(scope, receive, send)
             return
+        if length is None:
+            # A body without a length (chunked) is read here, up to the limit, before
+            # the app sees it; the app then receives it as one message.
+            try:
+                body = await _read_at_most(receive, MAX_BODY_BYTES)
+            except _ClientGone:
+                return  # nobody left to answer
+            if body is None:
+                await _too_large(scope, receive, send)
+                return
+            receive = _replay(body, receive)
         status_holder: dict[str, int] = {}
 
         async def send_wrapper(message: Message) -> None:
@@ -56,6 +64,40 @@ class BodyLimitAndCounts:
         name = getattr(route, "path", "unmatched")
         self.counts.by_route[f"{scope['method']} {name}"] += 1
         self.counts.by_status[str(status_holder.get("status", 0))[0] + "xx"] += 1
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(
+        422, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+    )
+    await response(scope, receive, send)
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _read_at_most(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it grows past ``limit`` bytes."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientGone
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def pool_metrics(pool: AsyncConnectionPool[Any]) -> dict[str, int]:

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from harness.core.paths import clusters_dir
-from harness.providers.binaries import find_binaries
-from harness.providers.local import LocalProvider, reap_orphans
-from harness.providers.settings import BENCHMARK_SETTINGS
+from harness.providers.local import reap_orphans
 from harness.stack.housekeeping import clean_up_after_dead_runs
 
 
@@ -32,11 +34,6 @@ def _reachable_home(prefix: str) -> Iterator[Path]:
 @pytest.fixture
 def bench_home() -> Iterator[Path]:
     yield from _reachable_home("cqrs-bench-test-")
-
-
-@pytest.fixture
-def local_provider(bench_home: Path) -> LocalProvider:
-    return LocalProvider(home=bench_home, binaries=find_binaries(), settings=BENCHMARK_SETTINGS)
 
 
 @dataclass
@@ -67,6 +64,36 @@ def run_cli(home: Path, *args: str, timeout: float = 300, check: bool = False) -
     return result
 
 
+def cli_in_process(home: Path, *args: str) -> CliResult:
+    """``run_cli`` without a new interpreter, for commands that start nothing.
+
+    The same entry point (``harness.cli.main``) with stdout and stderr captured
+    apart and the exit code it ends with; it saves the 1-2 s each interpreter
+    spends importing the harness. Commands that start servers, or tests that
+    signal the process, use ``run_cli``.
+    """
+    from harness.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    env = {"CQRS_BENCH_HOME": str(home), "COLUMNS": "200"}
+    try:
+        with (
+            mock.patch.dict(os.environ, env),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+        ):
+            main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    else:  # pragma: no cover - main always exits
+        raise AssertionError("harness.cli.main returned instead of exiting")
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    assert code is None or isinstance(code, int), code
+    return CliResult(int(code or 0), stdout.getvalue(), stderr.getvalue())
+
+
 def cluster_dirs(home: Path) -> list[Path]:
     root = clusters_dir(home)
     return sorted(root.iterdir()) if root.exists() else []
@@ -76,3 +103,25 @@ def cluster_dirs(home: Path) -> list[Path]:
 def session_home() -> Iterator[Path]:
     """One work directory for the session's stacks, so the tiny dataset is built once."""
     yield from _reachable_home("cqrs-bench-session-")
+
+
+# Fixtures that start real components (PostgreSQL clusters, app servers): a test
+# using one is slow, and has no place in tests/unit.
+REAL_COMPONENT_FIXTURES = frozenset({"local_provider", "session_home", "shop", "seeded"})
+UNIT_DIR = Path(__file__).parent / "unit"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the layers honest: unit tests start nothing; what starts something is slow."""
+    problems = []
+    for item in items:
+        slow = item.get_closest_marker("slow") is not None
+        real = sorted(REAL_COMPONENT_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if item.path.is_relative_to(UNIT_DIR) and (slow or real):
+            why = "is marked slow" if slow else f"uses {', '.join(real)}"
+            problems.append(f"{item.nodeid} {why}: tests/unit starts nothing real")
+        elif real and not slow:
+            problems.append(f"{item.nodeid} uses {', '.join(real)} but is not marked slow")
+    if problems:
+        raise pytest.UsageError("tests in the wrong layer:\n  " + "\n  ".join(problems))

@@ -10,8 +10,6 @@ import pytest
 
 from tests.contract.conftest import Shop
 
-pytestmark = pytest.mark.slow
-
 HOT_STOCK = 40
 
 
@@ -32,6 +30,7 @@ async def _post_all(
         return await asyncio.gather(*tasks)
 
 
+@pytest.mark.slow
 def test_fifty_clients_on_a_few_hot_products(shop: Shop) -> None:
     hot = [int(r[0]) for r in shop.sql("SELECT id FROM products ORDER BY id LIMIT 3")]  # type: ignore[call-overload]
     shop.sql("UPDATE products SET stock = %s WHERE id = ANY(%s)", (HOT_STOCK, hot))
@@ -68,6 +67,7 @@ def test_fifty_clients_on_a_few_hot_products(shop: Shop) -> None:
     assert new_orders == statuses.count(200)
 
 
+@pytest.mark.slow
 def test_same_idempotency_key_from_ten_clients_makes_one_order(shop: Shop) -> None:
     pid = int(shop.one("SELECT id FROM products ORDER BY id DESC LIMIT 1"))  # type: ignore[call-overload]
     shop.sql("UPDATE products SET stock = 1000 WHERE id = %s", (pid,))

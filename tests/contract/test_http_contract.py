@@ -5,7 +5,6 @@ Every error case also checks, in the database, that nothing was written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +12,7 @@ import pytest
 
 from harness.core.polling import wait_until
 from tests.contract.conftest import Shop
-
-pytestmark = pytest.mark.slow
+from tests.httpcases import INVALID_BODIES, MALFORMED_BODIES
 
 PATHS = [
     "/checkout",
@@ -58,12 +56,14 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     return body["error"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_health_and_openapi_document_every_endpoint(shop: Shop) -> None:
     assert shop.client.get("/health").json()["status"] == "ok"
     spec = shop.client.get("/openapi.json").json()
     assert set(PATHS) <= set(spec["paths"])
 
 
+@pytest.mark.slow
 def test_checkout_writes_one_order_with_database_prices(shop: Shop) -> None:
     a, b = sorted(two_products(shop))
     shop.sql("UPDATE products SET stock = 1000 WHERE id IN (%s, %s)", (a, b))
@@ -101,6 +101,7 @@ def test_checkout_writes_one_order_with_database_prices(shop: Shop) -> None:
     assert [i["product_id"] for i in confirmation.json()["items"]] == [a, b]
 
 
+@pytest.mark.slow
 def test_payment_defaults_to_a_test_card(shop: Shop) -> None:
     pid = stocked_product(shop)
     body = shop.client.post(
@@ -111,6 +112,7 @@ def test_payment_defaults_to_a_test_card(shop: Shop) -> None:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
@@ -139,6 +141,7 @@ def test_refused_checkouts_write_nothing(
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 def test_insufficient_stock_is_409_and_writes_nothing(shop: Shop) -> None:
     plenty, scarce = two_products(shop)
     shop.sql("UPDATE products SET stock = 100 WHERE id = %s", (plenty,))
@@ -156,42 +159,7 @@ def test_insufficient_stock_is_409_and_writes_nothing(shop: Shop) -> None:
     assert shop.footprint() == before
 
 
-INVALID_BODIES: list[tuple[str, object]] = [
-    ("missing user", {"items": [{"product_id": 1, "quantity": 1}]}),
-    ("missing items", {"user_id": 1}),
-    ("empty items", {"user_id": 1, "items": []}),
-    ("zero quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 0}]}),
-    ("negative quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": -2}]}),
-    ("absurd quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 1_000_000}]}),
-    (
-        "duplicate items",
-        {
-            "user_id": 1,
-            "items": [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
-        },
-    ),
-    ("string id", {"user_id": "1", "items": [{"product_id": 1, "quantity": 1}]}),
-    ("bool id", {"user_id": True, "items": [{"product_id": 1, "quantity": 1}]}),
-    ("float quantity", {"user_id": 1, "items": [{"product_id": 1, "quantity": 1.5}]}),
-    ("huge id", {"user_id": 2**70, "items": [{"product_id": 1, "quantity": 1}]}),
-    ("zero id", {"user_id": 0, "items": [{"product_id": 1, "quantity": 1}]}),
-    (
-        "client-side price",
-        {"user_id": 1, "items": [{"product_id": 1, "quantity": 1, "unit_price_cents": 1}]},
-    ),
-    (
-        "unknown payment method",
-        {"user_id": 1, "items": [{"product_id": 1, "quantity": 1}], "payment": {"method": "cash"}},
-    ),
-    ("items not a list", {"user_id": 1, "items": {"product_id": 1}}),
-    ("body not an object", [1, 2, 3]),
-    (
-        "too many items",
-        {"user_id": 1, "items": [{"product_id": i, "quantity": 1} for i in range(1, 60)]},
-    ),
-]
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "payload"), INVALID_BODIES, ids=[c for c, _ in INVALID_BODIES])
 def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload: object) -> None:
     before = shop.footprint()
@@ -199,13 +167,9 @@ def test_invalid_bodies_are_422_and_write_nothing(shop: Shop, case: str, payload
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
-    ("case", "content"),
-    [
-        ("not json", b"{user_id: 1"),
-        ("empty", b""),
-        ("oversized", json.dumps({"user_id": 1, "pad": "x" * 70_000}).encode()),
-    ],
+    ("case", "content"), MALFORMED_BODIES, ids=[c for c, _ in MALFORMED_BODIES]
 )
 def test_malformed_and_oversized_bodies_are_422(shop: Shop, case: str, content: bytes) -> None:
     before = shop.footprint()
@@ -216,6 +180,7 @@ def test_malformed_and_oversized_bodies_are_422(shop: Shop, case: str, content: 
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 def test_idempotency_key_replays_the_first_result(shop: Shop) -> None:
     pid = stocked_product(shop)
     payload = {"user_id": 3, "items": [{"product_id": pid, "quantity": 1}]}
@@ -236,6 +201,7 @@ def test_idempotency_key_replays_the_first_result(shop: Shop) -> None:
     assert shop.footprint() == before
 
 
+@pytest.mark.slow
 def test_order_lookups(shop: Shop) -> None:
     assert_error(shop.client.get("/orders/999999999"), 404, "order_not_found")
     assert_error(shop.client.get("/orders/abc"), 422)
@@ -247,6 +213,7 @@ def test_order_lookups(shop: Shop) -> None:
     )
 
 
+@pytest.mark.slow
 def test_catalog_pages_filters_and_sorts(shop: Shop) -> None:
     first = shop.client.get("/products").json()
     assert first["page"] == 1
@@ -273,6 +240,7 @@ def test_catalog_pages_filters_and_sorts(shop: Shop) -> None:
         assert_error(shop.client.get("/products", params=bad), 422)
 
 
+@pytest.mark.slow
 def test_search_treats_like_wildcards_as_text(shop: Shop) -> None:
     marker = eventually(
         lambda: (
@@ -309,6 +277,7 @@ def _wildcard_products(shop: Shop) -> None:
     shop.refresh_read_models()
 
 
+@pytest.mark.slow
 def test_product_page_counts_what_was_bought_today(shop: Shop) -> None:
     pid = stocked_product(shop)
     before = shop.client.get(f"/products/{pid}").json()["bought_today"]
@@ -322,6 +291,7 @@ def test_product_page_counts_what_was_bought_today(shop: Shop) -> None:
     assert_error(shop.client.get("/products/99999999"), 404, "product_not_found")
 
 
+@pytest.mark.slow
 def test_my_orders_lists_newest_first(shop: Shop) -> None:
     pid = stocked_product(shop)
     placed = shop.client.post(
@@ -348,6 +318,7 @@ EXPECTED_CUSTOMERS = """
 """
 
 
+@pytest.mark.slow
 def test_ceo_dashboard_matches_the_orders(shop: Shop) -> None:
     def matches() -> list[dict[str, Any]] | None:
         expected = shop.sql(EXPECTED_CUSTOMERS, (5,))
@@ -383,6 +354,7 @@ def test_ceo_dashboard_matches_the_orders(shop: Shop) -> None:
         assert_error(shop.client.get("/dashboard/customers", params=bad), 422)
 
 
+@pytest.mark.slow
 def test_revenue_report_covers_every_day(shop: Shop) -> None:
     params = {"from": "2026-11-20", "to": "2026-11-27"}
     expected = shop.sql(
@@ -407,6 +379,7 @@ def test_revenue_report_covers_every_day(shop: Shop) -> None:
     )
 
 
+@pytest.mark.slow
 def test_metrics_expose_the_pool_and_counts(shop: Shop) -> None:
     shop.client.get("/products")
     metrics = shop.client.get("/metrics").json()
@@ -417,6 +390,7 @@ def test_metrics_expose_the_pool_and_counts(shop: Shop) -> None:
     assert metrics["requests"]["GET /products"] >= 1
 
 
+@pytest.mark.slow
 def test_unknown_routes_and_methods_use_the_error_shape(shop: Shop) -> None:
     assert_error(shop.client.get("/nope"), 404)
     assert_error(shop.client.delete("/checkout"), 405)

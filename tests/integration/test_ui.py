@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from harness.core.polling import wait_until
 from harness.results.files import read_requests
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import cluster_dirs
 from tests.shopdata import TINY
 
-pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-    "--window-size=1280,900",
-    "--virtual-time-budget=8000",
-]
-
-
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 def test_web_ui_loads_and_a_swarm_records_requests(session_home: Path, tmp_path: Path) -> None:
     assert CHROMIUM is not None
@@ -102,13 +85,11 @@ def test_web_ui_loads_and_a_swarm_records_requests(session_home: Path, tmp_path:
         )
         assert started.json()["success"] is True
         record_dir = Path(info["record_dir"])
-        deadline = time.monotonic() + 30
-        while True:
-            files = list(record_dir.glob("requests-*.csv"))
-            if files and len(read_requests(record_dir)) >= 20:
-                break
-            assert time.monotonic() < deadline, "the swarm recorded no requests"
-            time.sleep(0.5)
+        wait_until(
+            lambda: any(record_dir.glob("requests-*.csv")) and len(read_requests(record_dir)) >= 20,
+            timeout=30,
+            what="the swarm to record 20 requests",
+        )
         records = read_requests(record_dir)
         assert "checkout" in set(records["name"])
         children = psutil.Process(ui.pid).children(recursive=True)

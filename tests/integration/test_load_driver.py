@@ -19,8 +19,6 @@ from harness.results.files import read_requests
 from harness.run.orchestrate import locust_args
 from scenarios.plan import PLAN_ENV, LoadPlan
 
-pytestmark = pytest.mark.slow
-
 STALL_AFTER_S = 2.0
 STALL_FOR_S = 1.0
 STALL_DELAY_S = 1.5
@@ -106,6 +104,7 @@ def run_locust(url: str, plan: LoadPlan, directory: Path) -> None:
     assert result.returncode in (0, 1), result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_driver_keeps_its_rate_while_the_server_stalls(
     stalling_server: str, tmp_path: Path
 ) -> None:
@@ -137,6 +136,7 @@ def test_driver_keeps_its_rate_while_the_server_stalls(
     assert calm["latency_us"].median() < 300_000
 
 
+@pytest.mark.slow
 def test_records_match_what_locust_counted(stalling_server: str, tmp_path: Path) -> None:
     plan = LoadPlan(
         phase_seconds={"steady": 1, "storm": 2, "recovery": 1},
@@ -164,6 +164,7 @@ def test_records_match_what_locust_counted(stalling_server: str, tmp_path: Path)
     assert set(reports["phase"]) == {"storm"}
 
 
+@pytest.mark.slow
 def test_a_request_longer_than_the_client_timeout_fails_as_a_timeout(
     stalling_server: str, tmp_path: Path
 ) -> None:

@@ -7,20 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from harness.core.errors import BadInput
 from harness.core.paths import stacks_dir
+from harness.core.polling import wait_until
 from harness.results.files import read_requests, read_summary
 from harness.results.model import ENDPOINTS
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY, TINY_ARGS
-
-pytestmark = pytest.mark.slow
 
 TINY_RUN = [
     "--profile",
@@ -52,6 +49,7 @@ def _started_by(proc: psutil.Process, pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_everything_and_marks_the_run_incomplete(
     session_home: Path, tmp_path: Path
 ) -> None:
@@ -63,11 +61,12 @@ def test_ctrl_c_stops_everything_and_marks_the_run_incomplete(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not list(tmp_path.glob("*/baseline/requests-*.csv")):
-            assert time.monotonic() < deadline, "the run never started driving load"
-            assert runner.poll() is None
-            time.sleep(0.2)
+        wait_until(
+            lambda: any(tmp_path.glob("*/baseline/requests-*.csv")),
+            timeout=120,
+            what="the run to start driving load",
+            give_up=lambda: None if runner.poll() is None else f"it exited ({runner.returncode})",
+        )
         children = [p for p in psutil.Process(runner.pid).children(recursive=True)]
         assert children
         runner.send_signal(signal.SIGINT)
@@ -85,6 +84,7 @@ def test_ctrl_c_stops_everything_and_marks_the_run_incomplete(
     assert list(stacks_dir(session_home).iterdir()) == []
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_path: Path) -> None:
     result = run_cli(session_home, "run", *TINY_RUN, "--out", str(tmp_path), "--json", timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -145,32 +145,3 @@ def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_p
         assert (run_dir / "baseline" / raw).exists()
     assert (run_dir / "cqrs" / "projection.csv").exists()
     assert cluster_dirs(session_home) == []
-
-
-def test_result_files_of_unknown_versions_or_truncated_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "summary.json").write_text(json.dumps({"schema_version": 99}))
-    with pytest.raises(BadInput, match="schema version 99"):
-        read_summary(tmp_path)
-    (tmp_path / "summary.json").write_text('{"schema_version": 1, "systems": {')
-    with pytest.raises(BadInput, match="truncated or damaged"):
-        read_summary(tmp_path)
-    with pytest.raises(BadInput, match=r"no summary\.json"):
-        read_summary(tmp_path / "nowhere")
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--systems", "baseline,mongo"], "unknown system 'mongo'"),
-        (["--systems", ""], "nothing to run"),
-        (["--profile", "galactic"], "unknown profile"),
-        (["--rate", "0"], "Invalid value for '--rate'"),
-    ],
-)
-def test_bad_run_options_are_refused_before_anything_starts(
-    bench_home: Path, tmp_path: Path, args: list[str], message: str
-) -> None:
-    result = run_cli(bench_home, "run", *args, "--out", str(tmp_path))
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert list(tmp_path.iterdir()) == []

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process
 
 
 def test_doctor_json_names_the_binaries(bench_home: Path) -> None:
-    result = run_cli(bench_home, "doctor", "--json")
+    result = cli_in_process(bench_home, "doctor", "--json")
     assert result.returncode == 0, result.stderr
     report = result.json()
     postgres = report["checks"]["postgres"]  # type: ignore[index]
@@ -18,7 +18,7 @@ def test_doctor_json_names_the_binaries(bench_home: Path) -> None:
 
 
 def test_doctor_human_output_goes_to_stderr(bench_home: Path) -> None:
-    result = run_cli(bench_home, "doctor")
+    result = cli_in_process(bench_home, "doctor")
     assert result.returncode == 0
     assert result.stdout == ""
     assert "postgres" in result.stderr
@@ -30,12 +30,12 @@ def test_doctor_exits_3_when_no_provider_can_work(bench_home: Path, tmp_path: Pa
     for tool in ("initdb", "postgres"):
         (empty / tool).write_text("#!/bin/sh\nexit 1\n")
     # --pg-bin-dir pointing at broken binaries is bad input, not a missing provider
-    result = run_cli(bench_home, "doctor", "--pg-bin-dir", str(empty))
+    result = cli_in_process(bench_home, "doctor", "--pg-bin-dir", str(empty))
     assert result.returncode in (2, 3)
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_version_and_help(bench_home: Path) -> None:
-    assert run_cli(bench_home, "--version").stdout.startswith("cqrs-bench ")
-    help_text = run_cli(bench_home, "pg", "--help").stdout
+    assert cli_in_process(bench_home, "--version").stdout.startswith("cqrs-bench ")
+    help_text = cli_in_process(bench_home, "pg", "--help").stdout
     assert "Example:" in help_text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +14,9 @@ from harness.results.compare import compare_runs
 from harness.results.model import Summary
 from reports.plots import PLOTS
 from reports.render import headline_rows, render_report
-from tests.conftest import run_cli
-from tests.test_ui import CHROMIUM, CHROMIUM_FLAGS
+from tests.conftest import cli_in_process
 
-FIXTURE = Path(__file__).parent / "fixtures" / "run-smoke"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "run-smoke"
 
 
 @pytest.fixture
@@ -35,7 +33,8 @@ def test_report_carries_the_summary_numbers_and_every_plot(run_dir: Path) -> Non
     storm = summary["systems"]["baseline"]["phases"]["storm"]["endpoints"]["checkout"]
     for row in headline_rows(Summary.from_json(summary)):
         assert f"<td>{row[1]}</td><td>{row[2]}</td>" in page
-    assert f"{storm['p50_ms']:,.1f} / {storm['p99_ms']:,.1f}" in page
+    assert f"{storm['p50_ms']:,.1f} / {storm['p95_ms']:,.1f}" in page
+    assert storm["p99_ms"] is None  # a few hundred storm checkouts: no p99, and no cell claims one
     for key, value in summary["ratios"].items():
         assert f"<td>{key}</td><td>{value:g}</td>" in page
     assert page.count('src="data:image/png;base64,') == len(PLOTS)
@@ -70,52 +69,30 @@ def test_invalid_runs_say_so_first(run_dir: Path) -> None:
     assert page.index("RUN INVALID") < page.index("Headline")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
-def test_report_opens_in_headless_chromium_without_console_errors(
-    run_dir: Path, tmp_path: Path
-) -> None:
-    assert CHROMIUM is not None
-    html_path = render_report(run_dir)["html"]
-    shot = tmp_path / "report.png"
-    browser = subprocess.run(
-        [
-            CHROMIUM,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            html_path.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert shot.exists(), browser.stderr[-2000:]
-    assert shot.stat().st_size > 20_000
-    console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line]
-    assert console == []
-
-
 def test_report_command_and_broken_run_directories(run_dir: Path, bench_home: Path) -> None:
-    assert run_cli(bench_home, "report", str(run_dir)).returncode == 0
+    assert cli_in_process(bench_home, "report", str(run_dir)).returncode == 0
     summary_path = run_dir / "summary.json"
     summary_path.write_text(summary_path.read_text()[:200])
-    truncated = run_cli(bench_home, "report", str(run_dir))
+    truncated = cli_in_process(bench_home, "report", str(run_dir))
     assert truncated.returncode == 2
     assert "truncated or damaged" in truncated.stderr
     summary_path.write_text(json.dumps({"schema_version": 7}))
-    unknown = run_cli(bench_home, "report", str(run_dir))
+    unknown = cli_in_process(bench_home, "report", str(run_dir))
     assert unknown.returncode == 2
     assert "schema version 7" in unknown.stderr
     (run_dir / "run.json").unlink()
-    assert "no run.json" in run_cli(bench_home, "report", str(run_dir)).stderr
+    assert "no run.json" in cli_in_process(bench_home, "report", str(run_dir)).stderr
 
 
 def test_compare_a_run_with_itself_and_with_a_slower_one(run_dir: Path, tmp_path: Path) -> None:
     same = compare_runs(run_dir, run_dir)
-    checkout = {r["metric"]: r for r in same["metrics"]}["baseline.steady.checkout.p99_ms"]
+    rows = {r["metric"]: r for r in same["metrics"]}
+    checkout = rows["baseline.steady.checkout.p95_ms"]
     assert checkout["change"] == 0
     assert checkout["beyond_noise"] is False
+    # no p99 on either side: the change is unknown, never "within noise"
+    assert rows["baseline.steady.checkout.p99_ms"]["change"] is None
+    assert rows["baseline.steady.checkout.p99_ms"]["beyond_noise"] is None
 
     slower = tmp_path / "slower"
     shutil.copytree(run_dir, slower)
@@ -125,7 +102,7 @@ def test_compare_a_run_with_itself_and_with_a_slower_one(run_dir: Path, tmp_path
         frame.to_csv(requests, index=False)
     summary = json.loads((slower / "summary.json").read_text())
     for phase in summary["systems"]["cqrs"]["phases"].values():
-        for metric in ("p50_ms", "p95_ms", "p99_ms"):
+        for metric in ("p50_ms", "p95_ms"):
             phase["endpoints"]["checkout"][metric] *= 3
     (slower / "summary.json").write_text(json.dumps(summary))
     report = compare_runs(run_dir, slower)
@@ -137,7 +114,7 @@ def test_compare_a_run_with_itself_and_with_a_slower_one(run_dir: Path, tmp_path
 
 def test_compare_command_writes_html(run_dir: Path, bench_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "compare.html"
-    result = run_cli(
+    result = cli_in_process(
         bench_home, "compare", str(run_dir), str(run_dir), "--html", str(out), "--json"
     )
     assert result.returncode == 0, result.stderr

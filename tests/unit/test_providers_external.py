@@ -1,27 +1,12 @@
-"""The external provider uses a real cluster the test starts, as a user's server would be."""
+"""The external provider: DSN parsing and its errors, without a database."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.ports import free_port
 from harness.providers.external import ExternalProvider, endpoint_from_dsn, parse_dsn_option
-from harness.providers.local import LocalProvider
-
-pytestmark = pytest.mark.slow
-
-
-def test_external_cluster_is_used_and_never_stopped(local_provider: LocalProvider) -> None:
-    with local_provider.cluster("theirs") as theirs:
-        provider = ExternalProvider({"db": theirs.endpoint.dsn})
-        with provider.cluster("db") as ours:
-            assert ours.endpoint == theirs.endpoint
-            assert ours.pid is None
-        # leaving the context must not touch the user's server
-        with psycopg.connect(theirs.endpoint.dsn) as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 def test_unreachable_external_database_is_an_environment_error() -> None:

@@ -13,9 +13,9 @@ import pytest
 
 from harness.core.errors import BadInput
 from harness.results.gates.evaluate import DEFAULT_GATES, GateConfig, run_gates
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process
 
-FIXTURE = Path(__file__).parent / "fixtures" / "run-smoke"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "run-smoke"
 BASE_SUMMARY: dict[str, Any] = json.loads((FIXTURE / "summary.json").read_text())
 
 
@@ -116,17 +116,17 @@ def test_regression_against_a_saved_run(tmp_path: Path) -> None:
 def test_regression_within_measured_noise_passes(tmp_path: Path) -> None:
     """The same raw records in both runs: any growth of a summary value is within the noise."""
     rules = gates_file(
-        tmp_path, 'rules = []\n[regression]\nmetrics = ["checkout.p99_ms"]\nphases = ["storm"]\n'
+        tmp_path, 'rules = []\n[regression]\nmetrics = ["checkout.p95_ms"]\nphases = ["storm"]\n'
     )
     saved = tmp_path / "saved"
     shutil.copytree(FIXTURE, saved)
     current = tmp_path / "current"
     shutil.copytree(FIXTURE, current)
     summary = json.loads((current / "summary.json").read_text())
-    summary["systems"]["cqrs"]["phases"]["storm"]["endpoints"]["checkout"]["p99_ms"] *= 1.2
+    summary["systems"]["cqrs"]["phases"]["storm"]["endpoints"]["checkout"]["p95_ms"] *= 1.2
     (current / "summary.json").write_text(json.dumps(summary))
     result = run_gates(GateConfig(current, rules, baseline_run=saved))
-    regression = outcome(result, "regression: cqrs.storm.checkout.p99_ms")
+    regression = outcome(result, "regression: cqrs.storm.checkout.p95_ms")
     assert regression["passed"] is True
     assert "within run-to-run noise" in regression["detail"]
 
@@ -173,7 +173,7 @@ def test_malformed_gates_file_exits_2_naming_the_line(
     with pytest.raises(BadInput) as info:
         run_gates(GateConfig(run, path))
     assert message in str(info.value)
-    result = run_cli(bench_home, "gate", str(run), "--config", str(path))
+    result = cli_in_process(bench_home, "gate", str(run), "--config", str(path))
     assert result.returncode == 2
     assert message in result.stderr
 
@@ -209,11 +209,13 @@ def test_junit_has_one_testcase_per_rule_and_failures_carry_the_numbers(tmp_path
 def test_gate_cli_passes_the_default_gates_and_fails_an_impossible_one(
     tmp_path: Path, bench_home: Path
 ) -> None:
-    passed = run_cli(bench_home, "gate", str(FIXTURE), "--json", "--junit", str(tmp_path / "j.xml"))
+    passed = cli_in_process(
+        bench_home, "gate", str(FIXTURE), "--json", "--junit", str(tmp_path / "j.xml")
+    )
     assert passed.returncode == 0, passed.stderr
     assert passed.json()["passed"] is True
     assert DEFAULT_GATES.exists()
     impossible = gates_file(tmp_path, 'rules = ["cqrs.storm.checkout.p99_ms < 0.001"]\n')
-    failed = run_cli(bench_home, "gate", str(FIXTURE), "--config", str(impossible))
+    failed = cli_in_process(bench_home, "gate", str(FIXTURE), "--config", str(impossible))
     assert failed.returncode == 1
     assert "1 gate(s) failed" in failed.stderr

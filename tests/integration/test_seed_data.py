@@ -16,8 +16,6 @@ from harness.providers.settings import BENCHMARK_SETTINGS
 from harness.seed.loader import load_generated, refuse_existing_tables
 from tests.shopdata import TINY, scalar, table_checksums
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def seeded(session_home: Path) -> Iterator[dict[str, Endpoint]]:
@@ -38,6 +36,7 @@ def seeded(session_home: Path) -> Iterator[dict[str, Endpoint]]:
         yield endpoints
 
 
+@pytest.mark.slow
 def test_same_seed_same_rows_other_seed_other_rows(seeded: dict[str, Endpoint]) -> None:
     first = table_checksums(seeded["first"].dsn)
     assert first == table_checksums(seeded["again"].dsn)
@@ -45,6 +44,7 @@ def test_same_seed_same_rows_other_seed_other_rows(seeded: dict[str, Endpoint]) 
     assert all(first[table] != other[table] for table in first)
 
 
+@pytest.mark.slow
 def test_row_counts_match_the_spec(seeded: dict[str, Endpoint]) -> None:
     dsn = seeded["first"].dsn
     assert scalar(dsn, "SELECT count(*) FROM users") == TINY.users
@@ -56,6 +56,7 @@ def test_row_counts_match_the_spec(seeded: dict[str, Endpoint]) -> None:
     assert TINY.orders <= items <= 6 * TINY.orders
 
 
+@pytest.mark.slow
 def test_referential_integrity_is_enforced_and_holds(seeded: dict[str, Endpoint]) -> None:
     dsn = seeded["first"].dsn
     validated = scalar(
@@ -73,6 +74,7 @@ def test_referential_integrity_is_enforced_and_holds(seeded: dict[str, Endpoint]
         conn.execute("INSERT INTO order_items VALUES (1, 999999, 1, 100)")
 
 
+@pytest.mark.slow
 def test_every_order_total_is_the_sum_of_its_items(seeded: dict[str, Endpoint]) -> None:
     dsn = seeded["first"].dsn
     mismatches = scalar(
@@ -107,10 +109,12 @@ def test_every_order_total_is_the_sum_of_its_items(seeded: dict[str, Endpoint]) 
     )
 
 
+@pytest.mark.slow
 def test_stock_is_never_negative(seeded: dict[str, Endpoint]) -> None:
     assert scalar(seeded["first"].dsn, "SELECT min(stock) FROM products") >= 0  # type: ignore[operator]
 
 
+@pytest.mark.slow
 def test_a_few_customers_hold_much_of_the_volume(seeded: dict[str, Endpoint]) -> None:
     share = scalar(
         seeded["first"].dsn,
@@ -126,6 +130,7 @@ def test_a_few_customers_hold_much_of_the_volume(seeded: dict[str, Endpoint]) ->
     assert share >= 0.30
 
 
+@pytest.mark.slow
 def test_orders_follow_daily_and_weekly_cycles(seeded: dict[str, Endpoint]) -> None:
     dsn = seeded["first"].dsn
     night_to_evening = scalar(
@@ -148,6 +153,7 @@ def test_orders_follow_daily_and_weekly_cycles(seeded: dict[str, Endpoint]) -> N
     assert ids_follow_time == 0
 
 
+@pytest.mark.slow
 def test_loading_into_a_database_with_the_tables_is_refused(seeded: dict[str, Endpoint]) -> None:
     from harness.core.errors import BadInput
 
@@ -155,6 +161,7 @@ def test_loading_into_a_database_with_the_tables_is_refused(seeded: dict[str, En
         refuse_existing_tables(seeded["first"])
 
 
+@pytest.mark.slow
 def test_new_orders_continue_after_the_seeded_ids(seeded: dict[str, Endpoint]) -> None:
     with psycopg.connect(seeded["again"].dsn) as conn:
         row = conn.execute(
@@ -163,19 +170,3 @@ def test_new_orders_continue_after_the_seeded_ids(seeded: dict[str, Endpoint]) -
         conn.rollback()
     assert row is not None
     assert row[0] == TINY.orders + 1
-
-
-def test_order_times_rise_with_ids_across_chunk_boundaries() -> None:
-    import numpy as np
-
-    from harness.seed.generate import ShopGenerator
-
-    generator = ShopGenerator(TINY, chunk_size=700)
-    times = []
-    for index in range(generator.chunk_count):
-        first = index * generator.chunk_size
-        order_idx = np.arange(first, min(first + generator.chunk_size, TINY.orders))
-        day = np.searchsorted(generator.day_end_order, order_idx, side="right")
-        times.append(generator.order_times(order_idx, day, np.random.default_rng(index)))
-    stamps = np.concatenate(times)
-    assert (np.diff(stamps) >= 0).all()

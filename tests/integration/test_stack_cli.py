@@ -12,9 +12,8 @@ from harness.core.paths import stacks_dir
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY_ARGS
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_up_status_down_leaves_nothing(bench_home: Path) -> None:
     up = run_cli(bench_home, "up", "--system", "baseline", *TINY_ARGS, "--json")
     assert up.returncode == 0, up.stderr
@@ -44,6 +43,7 @@ def test_up_status_down_leaves_nothing(bench_home: Path) -> None:
     assert run_cli(bench_home, "status", "--json").json() == {"stacks": []}
 
 
+@pytest.mark.slow
 def test_calibrate_checkout_prints_both_latencies_and_the_ratio(session_home: Path) -> None:
     result = run_cli(
         session_home,

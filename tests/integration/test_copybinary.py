@@ -19,9 +19,8 @@ from harness.seed.copybinary import (
     timestamptz,
 )
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_rows_round_trip_through_postgres(local_provider: LocalProvider) -> None:
     ids = np.array([1, 2, 3, 2**40], dtype=np.int64)
     small = np.array([10, -20, 30, 2**31 - 1], dtype=np.int32)
@@ -50,13 +49,3 @@ def test_rows_round_trip_through_postgres(local_provider: LocalProvider) -> None
         (3, 30, stamp, "ch_c", "caf\u00e9", ""),
         (2**40, 2**31 - 1, stamp, "ch_d", "delivered", "x" * 300),
     ]
-
-
-def test_pooled_columns_must_follow_fixed_ones() -> None:
-    with pytest.raises(ValueError, match="must come before"):
-        encode_rows([Pooled(np.array([0]), [b"a"]), Fixed(np.array([1], dtype=np.int64), "int8")])
-
-
-def test_fixed_only_rows_have_constant_width() -> None:
-    rows = encode_rows([Fixed(np.arange(5, dtype=np.int64), "int8")])
-    assert len(rows) == 5 * (2 + 4 + 8)
