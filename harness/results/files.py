@@ -60,7 +60,8 @@ def read_run_info(run_dir: Path) -> RunInfo:
 
 def read_requests(directory: Path) -> pd.DataFrame:
     """Every request of one system, from all its Locust processes' ``requests-*.csv``."""
-    files = sorted(directory.glob("requests-*.csv"))
+    # a process's file is empty only in the instant between its creation and its header
+    files = sorted(f for f in directory.glob("requests-*.csv") if f.stat().st_size > 0)
     if not files:
         raise ResultsFileError(f"{directory} holds no requests-*.csv: the run recorded nothing")
     frames = [

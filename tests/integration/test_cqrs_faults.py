@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,12 @@ from cqrs_app.readmodels import MODELS, pending_events, rebuild, verify
 from harness.core.polling import TimeoutWaiting, wait_until
 from harness.providers import ProviderConfig, ProviderKind
 from harness.providers.local import LocalCluster
-from harness.stack.readmodels import wait_caught_up
+from harness.stack.readmodels import (
+    last_order_id,
+    projection_lags,
+    projection_outcome,
+    wait_caught_up,
+)
 from harness.stack.services import PythonService
 from harness.stack.stacks import Stack, StackConfig, SystemKind
 from tests.conftest import run_cli
@@ -367,3 +372,39 @@ def test_verify_lists_every_difference_and_exits_1(session_home: Path) -> None:
             run_cli(session_home, "verify", "--write-dsn", write, "--read-dsn", read).returncode
             == 0
         )
+
+
+@pytest.mark.slow
+def test_projection_lag_runs_from_the_write_commit_not_the_order_time(session_home: Path) -> None:
+    """An order whose transaction commits 1.5 s after it began: commit-to-commit lag stays
+    small, while the lag from the order's own timestamp would count the wait as lag."""
+    with cqrs_stack(session_home) as stack:
+        write, read = dsns(stack)
+        seeded = last_order_id(write)
+        with psycopg.connect(write) as conn:
+            row = conn.execute(
+                "INSERT INTO orders (user_id, total_cents, status) VALUES (1, 1000, 'paid')"
+                " RETURNING id"
+            ).fetchone()
+            assert row is not None
+            order_id = int(row[0])
+            conn.execute(
+                "INSERT INTO outbox (event_type, payload) VALUES ('OrderPlaced', %s)",
+                (Jsonb({**event(order_id), "created_at": datetime.now(UTC).isoformat()}),),
+            )
+            time.sleep(1.5)  # the scenario: a transaction that commits late
+        caught_up(stack)
+        outcome = projection_outcome(write, read, seeded)
+        assert (outcome.placed, outcome.projected, outcome.unprojected) == (1, 1, [])
+        (_, projected_id, lag_ms) = outcome.lags[0]
+        assert projected_id == order_id
+        assert 0 <= lag_ms < 1000
+        from_order_time = {oid: lag for _, oid, lag in projection_lags(read, seeded)}
+        assert from_order_time[order_id] >= 1500  # what the old measure would have reported
+        # an order placed and never projected is counted, never silently left out
+        with psycopg.connect(write) as conn:
+            conn.execute(
+                "INSERT INTO orders (user_id, total_cents, status) VALUES (1, 500, 'paid')"
+            )
+        missing = projection_outcome(write, read, seeded)
+        assert (missing.placed, missing.projected, len(missing.unprojected)) == (2, 1, 1)

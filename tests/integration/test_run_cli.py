@@ -119,7 +119,13 @@ def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_p
                 "error_rate",
                 "errors",
             } <= set(checkout)
-            assert set(checkout["errors"]) == {"timeout", "http_4xx", "http_5xx", "connection"}
+            assert set(checkout["errors"]) == {
+                "timeout",
+                "http_4xx",
+                "http_5xx",
+                "connection",
+                "dropped",
+            }
             assert checkout["count"] > 0
             assert set(entry["endpoints"]) <= set(ENDPOINTS)
             assert {"offered_rps", "achieved_rps", "dropped", "schedule_lag_p99_ms"} <= set(
@@ -130,17 +136,29 @@ def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_p
                 assert "dashboard_customers" in entry["endpoints"]
         if system == "cqrs":
             assert {"p50", "p99", "max"} <= set(phases["steady"]["projection_lag_ms"])
-    assert "storm.checkout.p99_ms.baseline_over_cqrs" in summary["ratios"]
-    # the summary's counts are the per-request records, exactly
+    assert "storm.checkout.p50_ms.baseline_over_cqrs" in summary["ratios"]
+    # the summary's counts are the per-request records, exactly: every scheduled arrival
     records = read_requests(run_dir / "baseline")
-    steady = records[
-        (records["phase"] == "steady")
-        & (records["name"] == "checkout")
-        & (records["kind"] != "dropped")
-    ]
+    steady = records[(records["phase"] == "steady") & (records["name"] == "checkout")]
     assert summary["systems"]["baseline"]["phases"]["steady"]["endpoints"]["checkout"][
         "count"
     ] == len(steady)
+    # both systems received the same traffic, and every arrival is accounted for
+    systems = summary["systems"]
+    assert systems["baseline"]["traffic_fingerprint"] is not None
+    assert systems["baseline"]["traffic_fingerprint"] == systems["cqrs"]["traffic_fingerprint"]
+    for system in ("baseline", "cqrs"):
+        for entry in systems[system]["phases"].values():
+            for driver in (entry["checkout_driver"], entry["reports_driver"]):
+                recorded = sum(driver[k] for k in ("answered", "failed", "timed_out", "dropped"))
+                assert driver["scheduled"] == recorded
+    storm_reports = {
+        system: systems[system]["phases"]["storm"]["reports_driver"]["scheduled"]
+        for system in ("baseline", "cqrs")
+    }
+    assert storm_reports["baseline"] == storm_reports["cqrs"] > 0
+    for entry in systems["cqrs"]["phases"].values():
+        assert entry["projection_lag_ms"]["unprojected"] == 0
     for raw in ("resources.csv", "db_activity.csv", "locust_stats.csv", "plan.json"):
         assert (run_dir / "baseline" / raw).exists()
     assert (run_dir / "cqrs" / "projection.csv").exists()

@@ -52,14 +52,17 @@ def test_calibrate_checkout_prints_both_latencies_and_the_ratio(session_home: Pa
         "--rate",
         "10",
         "--seconds",
-        "3",
+        "4",
         "--json",
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
     report = result.json()
     for side in ("app", "pgbench"):
-        assert report[side]["count"] >= 10  # type: ignore[index]  (pgbench -R arrivals are Poisson)
-        assert report[side]["p99_ms"] >= report[side]["p50_ms"] > 0  # type: ignore[index]
+        assert report[side]["count"] >= 20  # type: ignore[index]  (pgbench -R arrivals are Poisson)
+        assert report[side]["p50_ms"] > 0  # type: ignore[index]
+        # a p99 from a few dozen samples would not be true: none is given
+        assert report[side]["p99_ms"] is None  # type: ignore[index]
+    assert report["overhead_ratio_p99"] is None
     ratio = report["app"]["p50_ms"] / report["pgbench"]["p50_ms"]  # type: ignore[index]
     assert report["overhead_ratio_p50"] == pytest.approx(ratio, rel=0.01)
