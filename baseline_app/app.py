@@ -3,6 +3,10 @@
 One PostgreSQL, one connection pool: checkout, catalog pages and the CEO
 dashboard all share them, which is exactly what the Black Friday incident is
 about. Run it with ``python -m baseline_app --port N`` and CQRS_BENCH_DB_DSN set.
+
+With CQRS_BENCH_READ_DSN set too (the ``replica`` system), the same queries
+run for pages and reports on a hot standby, through a pool of their own;
+checkout and the just-placed order stay on the primary.
 """
 
 from __future__ import annotations
@@ -27,18 +31,28 @@ class BaselineBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool: AsyncConnectionPool[Any] = open_pool(
-            settings.dsn,
-            min_size=settings.pool_min,
-            max_size=settings.pool_max,
-            timeout=settings.pool_timeout_s,
-            name="baseline",
-        )
+
+        def pool(dsn: str, name: str) -> AsyncConnectionPool[Any]:
+            return open_pool(
+                dsn,
+                min_size=settings.pool_min,
+                max_size=settings.pool_max,
+                timeout=settings.pool_timeout_s,
+                name=name,
+            )
+
+        self.pool = pool(settings.dsn, "baseline")
+        # reads go to the standby when there is one, else to the one database
+        self.reads = self.pool if settings.read_dsn is None else pool(settings.read_dsn, "standby")
 
     async def start(self) -> None:
         await self.pool.open(wait=True, timeout=30)
+        if self.reads is not self.pool:
+            await self.reads.open(wait=True, timeout=30)
 
     async def stop(self) -> None:
+        if self.reads is not self.pool:
+            await self.reads.close()
         await self.pool.close()
 
     async def checkout(
@@ -54,28 +68,31 @@ class BaselineBackend:
     async def products(
         self, category: str | None, search: str | None, page: int, sort: str
     ) -> dict[str, Any]:
-        async with self.pool.connection() as conn:
+        async with self.reads.connection() as conn:
             return await queries.list_products(conn, category, search, page, sort)
 
     async def product(self, product_id: int) -> dict[str, Any]:
-        async with self.pool.connection() as conn:
+        async with self.reads.connection() as conn:
             return await queries.product_page(conn, product_id)
 
     async def user_orders(self, user_id: int, limit: int) -> dict[str, Any]:
-        async with self.pool.connection() as conn:
+        async with self.reads.connection() as conn:
             return await queries.user_orders(conn, user_id, limit)
 
     async def top_customers(self, limit: int) -> dict[str, Any]:
-        async with self.pool.connection() as conn:
+        async with self.reads.connection() as conn:
             return await queries.top_customers(conn, limit)
 
     async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
-        async with self.pool.connection() as conn:
+        async with self.reads.connection() as conn:
             first, last = revenue_window(start, end, await utc_today(conn))
             return await queries.daily_revenue(conn, first, last)
 
     async def metrics(self) -> dict[str, Any]:
-        return {"pool": pool_metrics(self.pool)}
+        found = {"pool": pool_metrics(self.pool)}
+        if self.reads is not self.pool:
+            found["pool_read"] = pool_metrics(self.reads)
+        return found
 
     async def health(self) -> dict[str, Any]:
         return {}

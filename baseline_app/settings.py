@@ -6,11 +6,15 @@ import os
 from dataclasses import dataclass
 
 DSN_ENV = "CQRS_BENCH_DB_DSN"
+# Optional: a hot standby that serves the reads (catalog, my orders, dashboards); checkout
+# and the just-placed order stay on the primary.
+READ_DSN_ENV = "CQRS_BENCH_READ_DSN"
 
 
 @dataclass(frozen=True)
 class Settings:
     dsn: str
+    read_dsn: str | None = None
     pool_min: int = 4
     pool_max: int = 20
     pool_timeout_s: float = 10.0
@@ -22,6 +26,7 @@ class Settings:
             raise SystemExit(f"baseline_app: set {DSN_ENV} to the shop database's DSN")
         return cls(
             dsn=dsn,
+            read_dsn=os.environ.get(READ_DSN_ENV) or None,
             pool_min=int(os.environ.get("CQRS_BENCH_POOL_MIN", cls.pool_min)),
             pool_max=int(os.environ.get("CQRS_BENCH_POOL_MAX", cls.pool_max)),
             pool_timeout_s=float(os.environ.get("CQRS_BENCH_POOL_TIMEOUT", cls.pool_timeout_s)),

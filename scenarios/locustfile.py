@@ -93,7 +93,7 @@ def _on_request(
     dispatched = (context or {}).get("dispatched", sent)
     status = int(getattr(response, "status_code", 0) or 0)
     ok = exception is None and 200 <= status < 400
-    kind = "" if ok else error_kind(status, exception)
+    kind = "" if ok else error_kind(status, exception, _error_code(response, status))
     _recorder.record(
         ts=began,
         phase=PLAN.phase_at(began - CLOCK.started) if CLOCK.started else "warmup",
@@ -104,6 +104,16 @@ def _on_request(
         status=status,
         lag_us=int((dispatched - began) * 1_000_000),
     )
+
+
+def _error_code(response: Any, status: int) -> str | None:
+    """The app's error code from a 503 answer (a recovery conflict has its own)."""
+    if status != 503:
+        return None
+    try:
+        return str(json.loads(response.content)["error"]["code"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 class ClientTimeout(Exception):

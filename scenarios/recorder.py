@@ -16,7 +16,13 @@ from typing import Any, TextIO
 COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us")
 
 
-def error_kind(status: int, exception: BaseException | None) -> str:
+RECOVERY_CONFLICT = "recovery_conflict"
+
+
+def error_kind(status: int, exception: BaseException | None, code: str | None = None) -> str:
+    """The failure's kind; ``code`` is the app's error code, where its answer carried one."""
+    if code == RECOVERY_CONFLICT:
+        return RECOVERY_CONFLICT  # a hot standby cancelled the query: its own kind
     if exception is not None:
         text = f"{type(exception).__name__} {exception}".lower()
         if "timeout" in text or "timed out" in text:

@@ -36,6 +36,9 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
+RECOVERY_CONFLICT = "recovery_conflict"
+
+
 def database_error(exc: BaseException) -> ApiError:
     """Map a database failure to what the client should be told."""
     if isinstance(exc, psycopg_pool.PoolTimeout):
@@ -48,6 +51,9 @@ def database_error(exc: BaseException) -> ApiError:
         return ApiError(404, "reference_not_found", "a referenced record does not exist")
     if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
         return ApiError(422, "value_out_of_range", "a number is out of range")
+    if isinstance(exc, psycopg.Error) and "conflict with recovery" in str(exc):
+        # a hot standby cancelled the query to replay the primary's changes
+        return ApiError(503, RECOVERY_CONFLICT, "a standby cancelled the query to apply changes")
     if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
         return ApiError(503, "retry", "the transaction conflicted with another; retry")
     if isinstance(exc, psycopg.errors.QueryCanceled):

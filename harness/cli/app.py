@@ -158,7 +158,11 @@ SeedOpt = Annotated[
 
 SystemOpt = Annotated[
     SystemKind,
-    typer.Option("--system", help="Which system: baseline or cqrs.", case_sensitive=False),
+    typer.Option(
+        "--system",
+        help="Which system: baseline, replica, cqrs-samedb or cqrs.",
+        case_sensitive=False,
+    ),
 ]
 
 
@@ -172,6 +176,16 @@ ReadDsnOpt = Annotated[
 ]
 
 
+CpuLayoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--cpu-layout",
+        metavar="split|shared|NAME=CORES;...",
+        help="Which cores each database may use (local provider): split puts each system's "
+        "write and read side on disjoint halves of the machine (a one-database system gets "
+        "both halves); shared pins nothing; or name them, e.g. 'write=0;read=1'.",
+    ),
+]
 RunDirArg = Annotated[Path, typer.Argument(help="A run directory (runs/<timestamp>-<profile>).")]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    CpuLayoutOpt,
     DsnOpt,
     JsonOpt,
     OrdersOpt,
@@ -26,14 +27,20 @@ from harness.core.console import emit_json
 from harness.core.errors import BadInput
 from harness.providers import ProviderKind
 from harness.providers.external import parse_dsn_option
-from harness.stack.stacks import SystemKind
+from harness.stack.placement import validate_layout
+from harness.stack.stacks import LINEUP, SystemKind
 
 
 @app.command("run")
 def run_command(
     profile: ProfileOpt = "standard",
     systems: Annotated[
-        str, typer.Option("--systems", help="Comma-separated systems to run, in order.")
+        str,
+        typer.Option(
+            "--systems",
+            help="Comma-separated systems to run, in order, or 'all' for the lineup "
+            "(baseline, replica, cqrs-samedb, cqrs).",
+        ),
     ] = "baseline,cqrs",
     out: Annotated[Path, typer.Option("--out", help="Where run directories go.")] = Path("runs"),
     users: UsersOpt = None,
@@ -68,6 +75,7 @@ def run_command(
     pg_setting: PgSettingOpt = None,
     pg_bin_dir: PgBinDirOpt = None,
     dsn: DsnOpt = None,
+    cpu_layout: CpuLayoutOpt = "split",
     json_output: JsonOpt = False,
 ) -> None:
     """The Black Friday run: each system in turn gets the same data and the same load.
@@ -84,13 +92,15 @@ def run_command(
     from reports.render import render_report
 
     chosen = []
-    for name in [s.strip() for s in systems.split(",") if s.strip()]:
+    names = [s.strip() for s in systems.split(",") if s.strip()]
+    if names == ["all"]:
+        names = [kind.value for kind in LINEUP]
+    for name in names:
         try:
             chosen.append(SystemKind(name))
         except ValueError:
-            raise BadInput(
-                f"unknown system {name!r} in --systems (known: baseline, cqrs)"
-            ) from None
+            known = ", ".join(kind.value for kind in LINEUP)
+            raise BadInput(f"unknown system {name!r} in --systems (known: {known}, all)") from None
     targets = tuple(parse_dsn_option(text) for text in target or [])
     if not chosen and not targets:
         raise BadInput("nothing to run: give --systems or --target")
@@ -113,6 +123,7 @@ def run_command(
         out=out.absolute(),
         workers=workers,
         targets=targets,
+        cpu_layout=validate_layout(cpu_layout),
     )
     run_dir, summary = run_benchmark(config)
     render_report(run_dir)

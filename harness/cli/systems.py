@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    CpuLayoutOpt,
     DsnOpt,
     JsonOpt,
     OrdersOpt,
@@ -28,6 +29,7 @@ from harness.cli.app import (
 from harness.core.console import emit_json, human
 from harness.core.errors import CheckFailed
 from harness.providers import ProviderKind
+from harness.stack.placement import validate_layout
 from harness.stack.stacks import SystemKind
 
 
@@ -47,6 +49,7 @@ def up_command(
     pg_bin_dir: PgBinDirOpt = None,
     port: PortOpt = None,
     dsn: DsnOpt = None,
+    cpu_layout: CpuLayoutOpt = "split",
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system (databases from the cached dataset, then its app) and leave it running.
@@ -62,6 +65,7 @@ def up_command(
         provider=provider_config(provider, pg_setting, pg_bin_dir, port, dsn),
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         app_port=app_port,
+        cpu_layout=validate_layout(cpu_layout),
     )
     info = up(config)
     if json_output:

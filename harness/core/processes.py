@@ -95,3 +95,21 @@ def die_with_parent(sig: signal.Signals) -> None:
         return
     libc = ctypes.CDLL(libc_name, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
+def child_setup(
+    die_signal: signal.Signals | None, cpus: frozenset[int] | None, niceness: int
+) -> None:
+    """``preexec_fn`` of every process the harness starts: what it inherits before it runs.
+
+    The parent-death signal (a killed harness takes its servers with it), the
+    cores it may run on (CPU placement, inherited by every child it forks:
+    PostgreSQL's backends and workers too), and its scheduling priority.
+    """
+    if die_signal is not None:
+        die_with_parent(die_signal)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    if niceness:
+        with contextlib.suppress(PermissionError):  # only root may raise a priority
+            os.nice(niceness)

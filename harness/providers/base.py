@@ -81,7 +81,12 @@ class Cluster(Protocol):
 class Provider(Protocol):
     name: str
 
-    def cluster(self, name: str) -> Cluster: ...
+    def cluster(
+        self, name: str, *, standby_of: Endpoint | None = None, cpus: frozenset[int] | None = None
+    ) -> Cluster:
+        """A not-yet-started cluster; ``standby_of``: a hot standby streaming from that
+        primary; ``cpus``: the cores its processes may use (where the provider can pin)."""
+        ...
 
     def describe(self) -> dict[str, object]:
         """What this provider will use, for doctor and run provenance."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, cast
 
-from harness.core.errors import EnvironmentProblem
+from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.lifecycle import Managed
 from harness.providers.base import Endpoint
 
@@ -135,7 +135,14 @@ class DockerProvider:
     memory: str | None = None
     name: str = "docker"
 
-    def cluster(self, name: str) -> DockerCluster:
+    def cluster(
+        self, name: str, *, standby_of: Endpoint | None = None, cpus: frozenset[int] | None = None
+    ) -> DockerCluster:
+        if standby_of is not None:
+            raise BadInput(
+                f"{name}: a streaming standby runs on the local or external provider, not docker"
+            )
+        del cpus  # containers are limited with --docker-cpus instead
         return DockerCluster(name, self.settings, self.image, self.cpus, self.memory)
 
     def describe(self) -> dict[str, object]:

@@ -81,7 +81,11 @@ class ExternalProvider:
     dsns: Mapping[str, str]
     name: str = "external"
 
-    def cluster(self, name: str) -> ExternalCluster:
+    def cluster(
+        self, name: str, *, standby_of: Endpoint | None = None, cpus: frozenset[int] | None = None
+    ) -> ExternalCluster:
+        # a standby or pinning is the user's own set-up: the DSN named for it is used as given
+        del standby_of, cpus
         if name not in self.dsns:
             given = ", ".join(sorted(self.dsns)) or "none"
             raise BadInput(f"no --dsn given for database {name!r} (given: {given})")

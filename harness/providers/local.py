@@ -35,12 +35,14 @@ from harness.core.lifecycle import Managed
 from harness.core.paths import clusters_dir
 from harness.core.polling import wait_until
 from harness.core.ports import free_port, port_is_free
-from harness.core.processes import ProcessIdentity, die_with_parent, stop_tree
+from harness.core.processes import ProcessIdentity, child_setup, stop_tree
 from harness.providers.base import Endpoint
 from harness.providers.binaries import PgBinaries, known_setting_names
 
 SUPERUSER = "postgres"
 OWNER_FILE = "owner.json"
+# A standby streams from its primary over a replication connection on loopback.
+REPLICATION_HBA = "host replication all 127.0.0.1/32 scram-sha-256"
 START_TIMEOUT_S = 60.0
 
 
@@ -97,6 +99,8 @@ class LocalCluster(Managed):
     detached: bool = False
     template: Path | None = None  # a stopped cluster's data directory to start from
     template_password: str | None = field(default=None, repr=False)
+    primary: Endpoint | None = field(default=None, repr=False)  # stream from it: a hot standby
+    cpus: frozenset[int] | None = None  # the cores its processes may run on (None: any)
     _password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
     _dir: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
@@ -141,7 +145,9 @@ class LocalCluster(Managed):
         ClusterRecord(
             self.name, self.port or 0, None if self.detached else ProcessIdentity.current()
         ).write(self._dir)
-        if self.template is None:
+        if self.primary is not None:
+            self._base_backup(account, self.primary)
+        elif self.template is None:
             self._initdb(account)
         else:
             self._copy_template(account)
@@ -230,6 +236,7 @@ class LocalCluster(Managed):
             "# written by cqrs-bench: TCP on loopback only, passwords always\n"
             "local all all scram-sha-256\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
+            f"{REPLICATION_HBA}\n"
         )
 
     def _copy_template(self, account: pwd.struct_passwd | None) -> None:
@@ -244,6 +251,64 @@ class LocalCluster(Managed):
         if self.template_password is not None:
             # the copy keeps the template's password until _rotate_password runs
             self._password, self.template_password = self.template_password, self._password
+        # datasets built before standbys existed lack the line a standby connects with
+        self._run(
+            [
+                "sh",
+                "-c",
+                'grep -qxF "$1" "$2" || printf "%s\\n" "$1" >> "$2"',
+                "sh",
+                REPLICATION_HBA,
+                str(self.data_dir / "pg_hba.conf"),
+            ],
+            account,
+            what="allowing replication from loopback",
+        )
+
+    def _base_backup(self, account: pwd.struct_passwd | None, primary: Endpoint) -> None:
+        """A copy of the running primary (pg_basebackup), set to stream from it as a standby."""
+        if account is not None:
+            os.chown(self.directory, account.pw_uid, account.pw_gid)
+        self._run(
+            [
+                str(self.binaries.tool("pg_basebackup")),
+                "-h",
+                primary.host,
+                "-p",
+                str(primary.port),
+                "-U",
+                primary.user,
+                "-D",
+                str(self.data_dir),
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+            account,
+            what="pg_basebackup from the primary",
+            env={"PGPASSWORD": primary.password},
+        )
+        conninfo = (
+            f"host={primary.host} port={primary.port} user={primary.user} "
+            f"password={primary.password} application_name={self.name}"
+        )
+        # in the standby's own (0600) configuration file, not on a command line
+        self._run(
+            [
+                "sh",
+                "-c",
+                'printf "primary_conninfo = \'%s\'\\n" "$1" >> "$2" && : > "$3"',
+                "sh",
+                conninfo,
+                str(self.data_dir / "postgresql.auto.conf"),
+                str(self.data_dir / "standby.signal"),
+            ],
+            account,
+            what="configuring the standby",
+        )
+        self._password = primary.password  # the same roles: they are replicated
 
     def _launch(self, account: pwd.struct_passwd | None) -> None:
         port = self.port or free_port()
@@ -283,9 +348,10 @@ class LocalCluster(Managed):
     def _child_setup(self) -> functools.partial[None] | None:
         # The parent-death signal follows the forking thread, so only use it
         # from the main thread; detached clusters must outlive the command.
-        if self.detached or threading.current_thread() is not threading.main_thread():
+        die = not self.detached and threading.current_thread() is threading.main_thread()
+        if not die and self.cpus is None:
             return None
-        return functools.partial(die_with_parent, signal.SIGQUIT)
+        return functools.partial(child_setup, signal.SIGQUIT if die else None, self.cpus, 0)
 
     def _accepts_connections(self) -> bool:
         try:
@@ -320,9 +386,17 @@ class LocalCluster(Managed):
         self._password = fresh
         self.template_password = None
 
-    def _run(self, args: list[str], account: pwd.struct_passwd | None, *, what: str) -> None:
+    def _run(
+        self,
+        args: list[str],
+        account: pwd.struct_passwd | None,
+        *,
+        what: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         result = subprocess.run(
             args,
+            env=None if env is None else {**os.environ, **env},
             capture_output=True,
             text=True,
             check=False,
@@ -346,7 +420,9 @@ class LocalProvider:
     name: str = "local"
     _handed_out: int = 0
 
-    def cluster(self, name: str) -> LocalCluster:
+    def cluster(
+        self, name: str, *, standby_of: Endpoint | None = None, cpus: frozenset[int] | None = None
+    ) -> LocalCluster:
         port = None if self.base_port is None else self.base_port + self._handed_out
         self._handed_out += 1
         return LocalCluster(
@@ -356,6 +432,8 @@ class LocalProvider:
             settings=self.settings,
             port=port,
             detached=self.detached,
+            primary=standby_of,
+            cpus=cpus,
         )
 
     def describe(self) -> dict[str, object]:

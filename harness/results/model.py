@@ -36,7 +36,7 @@ ENDPOINTS = (
 )
 # Endpoints driven open-model (scheduled arrivals): drops count, latency runs from the schedule.
 OPEN_MODEL_ENDPOINTS = ("checkout", "dashboard_customers", "dashboard_revenue")
-ERROR_KINDS = ("timeout", "http_4xx", "http_5xx", "connection", "dropped")
+ERROR_KINDS = ("timeout", "http_4xx", "http_5xx", "connection", "dropped", "recovery_conflict")
 PERCENTILES = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
 
 
@@ -422,12 +422,15 @@ class PhaseSummary:
     reports_driver: ReportsDriver | None = None
     # components whose CPU could not be measured, and why (e.g. a database in a container)
     cpu_unavailable: Mapping[str, str] = field(default_factory=dict)
+    # a hot standby's staleness (replay lag) sampled once a second, ms (the replica system)
+    replica_lag_ms: LagStats | None = None
 
     @classmethod
     def read(cls, node: _Reader) -> PhaseSummary:
         lag = node.child("projection_lag_ms") if node.has("projection_lag_ms") else None
         reports = node.maybe_child("reports_driver")
         unavailable = node.maybe_child("cpu_unavailable")
+        replica = node.maybe_child("replica_lag_ms")
         return cls(
             seconds=node.number("seconds"),
             endpoints={name: EndpointStats.read(n) for name, n in node.children("endpoints")},
@@ -438,6 +441,7 @@ class PhaseSummary:
             cpu_unavailable={}
             if unavailable is None
             else {name: unavailable.text(name) for name in unavailable.data},
+            replica_lag_ms=None if replica is None else LagStats.read(replica),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -453,6 +457,8 @@ class PhaseSummary:
             data["reports_driver"] = self.reports_driver.to_json()
         if self.cpu_unavailable:
             data["cpu_unavailable"] = dict(self.cpu_unavailable)
+        if self.replica_lag_ms is not None:
+            data["replica_lag_ms"] = self.replica_lag_ms.to_json()
         return data
 
     def metrics(self) -> Iterator[tuple[tuple[str, ...], float | None]]:
@@ -469,9 +475,13 @@ class PhaseSummary:
         for component, cpu in self.cpu_pct.items():
             for key in CPU_METRICS:
                 yield ("cpu_pct", component, key), float(getattr(cpu, key))
-        if self.projection_lag_ms is not None:
-            for key in LAG_METRICS:
-                yield ("projection_lag_ms", key), _float(getattr(self.projection_lag_ms, key))
+        for name, lag in (
+            ("projection_lag_ms", self.projection_lag_ms),
+            ("replica_lag_ms", self.replica_lag_ms),
+        ):
+            if lag is not None:
+                for key in LAG_METRICS:
+                    yield (name, key), _float(getattr(lag, key))
 
 
 @dataclass(frozen=True)

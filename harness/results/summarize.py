@@ -225,6 +225,7 @@ def summarize_system(
     windows = phase_windows(plan, start)
     resources = _with_intervals(read_optional_csv(directory / "resources.csv"), "component")
     lag, unprojected = _projection(directory)
+    replica = read_optional_csv(directory / "replica_lag.csv")
     schedules = _schedules(directory)
     timeout_ms = plan.timeout_s * 1000
     phases: dict[str, PhaseSummary] = {}
@@ -282,6 +283,7 @@ def summarize_system(
             projection_lag_ms=lag_stats,
             reports_driver=reports_driver,
             cpu_unavailable=dict(unmeasured or {}),
+            replica_lag_ms=None if replica is None else _sampled_lag(replica, windows[phase]),
         )
     return SystemSummary(
         phases=phases, phase_windows=windows, traffic_fingerprint=traffic_fingerprint(schedules)
@@ -306,6 +308,22 @@ def _lag_stats(
         max=stats.maximum(lags),
         count=len(lags),
         unprojected=None if missing is None else len(missing),
+    )
+
+
+def _sampled_lag(samples: pd.DataFrame, window: tuple[float, float]) -> LagStats:
+    """A standby's sampled replay lag in one phase (the worst standby at each sample)."""
+    inside = _in_window(samples, window)
+    lags = (
+        np.empty(0)
+        if inside is None
+        else inside.groupby("ts")["lag_ms"].max().to_numpy(dtype=float)
+    )
+    return LagStats(
+        p50=stats.percentile(lags, 50),
+        p99=stats.percentile(lags, 99),
+        max=stats.maximum(lags),
+        count=len(lags),
     )
 
 

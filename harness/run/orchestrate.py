@@ -31,9 +31,16 @@ from harness.results.summarize import summarize_run
 from harness.run.provenance import git_sha, machine, versions
 from harness.run.sampler import Sampler
 from harness.seed.spec import DatasetSpec
+from harness.stack.placement import SPLIT
 from harness.stack.readmodels import last_order_id, projection_outcome, wait_caught_up
 from harness.stack.services import PythonService
-from harness.stack.stacks import Stack, StackConfig, SystemKind
+from harness.stack.stacks import (
+    READ_DSN_ENV,
+    WRITE_DSN_ENV,
+    Stack,
+    StackConfig,
+    SystemKind,
+)
 from scenarios.plan import PLAN_ENV, LoadPlan
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
@@ -54,6 +61,7 @@ class RunConfig:
     workers: int = 0
     targets: tuple[tuple[str, str], ...] = ()  # (system, url) already running elsewhere
     progress: bool = True
+    cpu_layout: str = SPLIT
 
 
 def make_plan(config: RunConfig, record_dir: Path) -> LoadPlan:
@@ -139,20 +147,37 @@ def _run_system(
 ) -> dict[str, Any]:
     human.print(f"[bold]{system.value}[/]: starting databases and app")
     stack_config = StackConfig(
-        system=system, provider=config.provider, spec=config.spec, progress=config.progress
+        system=system,
+        provider=config.provider,
+        spec=config.spec,
+        progress=config.progress,
+        cpu_layout=config.cpu_layout,
     )
     with Stack(stack_config) as stack:
         assert stack.state is not None
+        topology = stack_config.topology
         components = {name: pid for name, pid in stack.state.pids.items() if pid}
         databases = {name: c.endpoint.dsn for name, c in stack.clusters.items()}
-        seeded_orders = last_order_id(databases[next(iter(databases))])
+        seeded_orders = last_order_id(databases[topology.seeded])
         detail = _drive(
             config, run_dir / system.value, plan, stack.url, stack, components, databases
         )
-        if system is SystemKind.CQRS:
+        if topology.projector:
             _dump_projection_lag(stack, run_dir / system.value, seeded_orders)
         detail["dataset"] = stack.state.dataset
         detail["pids"] = stack.state.pids
+        detail["topology"] = {
+            "app": topology.app,
+            "clusters": list(topology.clusters),
+            "reads_from": topology.dsns[READ_DSN_ENV][0]
+            if READ_DSN_ENV in topology.dsns
+            else topology.seeded,
+            "read_models": None
+            if topology.read_models is None
+            else ".".join(part for part in topology.read_models if part),
+            "standbys": dict(topology.standbys),
+        }
+        detail["cpu_layout"] = stack.layout.to_json([*stack.state.pids, "locust"])
         return detail
 
 
@@ -172,7 +197,7 @@ def _drive(
     plan.write(plan_file)
     human.print(f"  warming up {url}")
     _warm_up(url, plan)
-    if stack is not None and stack.clusters.get("write") is not None:
+    if stack is not None and stack.config.topology.projector:
         _wait_projection_idle(stack)
     human.print(
         f"  driving load for {plan.total_seconds:.0f} s "
@@ -189,7 +214,15 @@ def _drive(
         niceness=GENERATOR_NICENESS,
     )
     started = time.time()
-    with locust, Sampler(directory, {**components}, databases, url) as sampler:
+    standbys = {} if stack is None else dict(stack.config.topology.standbys)
+    sampler = Sampler(
+        directory,
+        {**components},
+        databases,
+        url,
+        standbys={name: databases[name] for name in standbys if name in databases},
+    )
+    with locust, sampler:
         assert locust.pid is not None
         sampler.add_component("locust", locust.pid)
         deadline = plan.total_seconds + plan.drain_seconds + 120
@@ -223,14 +256,13 @@ def _warm_up(url: str, plan: LoadPlan) -> None:
 
 
 def _wait_projection_idle(stack: Stack) -> None:
-    write, read = stack.clusters["write"].endpoint.dsn, stack.clusters["read"].endpoint.dsn
+    write, read = stack.dsn(WRITE_DSN_ENV), stack.dsn(READ_DSN_ENV)
     wait_caught_up(write, read, timeout=60, what="the projector to go idle")
 
 
 def _dump_projection_lag(stack: Stack, directory: Path, after_order: int) -> None:
     """Every order placed during the run: its lag from commit to commit, or never projected."""
-    write = stack.clusters["write"].endpoint.dsn
-    read = stack.clusters["read"].endpoint.dsn
+    write, read = stack.dsn(WRITE_DSN_ENV), stack.dsn(READ_DSN_ENV)
     with contextlib.suppress(TimeoutWaiting):  # record what was applied, even if behind
         _wait_projection_idle(stack)
     outcome = projection_outcome(write, read, after_order)

@@ -24,6 +24,12 @@ import psycopg
 
 GENERATOR = "locust"
 
+REPLAY_LAG = """
+SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+            THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000 END
+"""
+
 DB_ACTIVITY = """
 SELECT count(*) FILTER (WHERE state = 'active'),
        count(*) FILTER (WHERE wait_event_type = 'Lock'),
@@ -91,6 +97,8 @@ class Sampler:
     databases: dict[str, str]  # name -> DSN
     app_url: str | None
     interval_s: float = 1.0
+    # hot standbys (name -> DSN): how far behind the primary their replay is, each sample
+    standbys: dict[str, str] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -132,6 +140,7 @@ class Sampler:
                 "lag.csv",
                 ["ts", "events_behind", "oldest_unapplied_age_ms", "last_batch_lag_ms"],
             )
+            replica = self._writer(files, "replica_lag.csv", ["ts", "standby", "lag_ms"])
             client = httpx.Client(timeout=2)
             files.callback(client.close)
             files.callback(_close_all, connections)
@@ -175,6 +184,10 @@ class Sampler:
                         activity.writerow([f"{now:.3f}", name, *row])
                 if self.app_url is not None:
                     self._app_metrics(client, now, app, lag)
+                for name, dsn in self.standbys.items():
+                    behind = self._replay_lag_ms(connections, f"standby:{name}", dsn)
+                    if behind is not None:
+                        replica.writerow([f"{now:.3f}", name, f"{behind:.1f}"])
 
     def _writer(self, files: contextlib.ExitStack, name: str, header: list[str]) -> Any:
         handle: TextIO = files.enter_context(open(self.directory / name, "w", newline=""))  # noqa: SIM115
@@ -197,6 +210,21 @@ class Sampler:
         if row is None:
             return None
         return [row[0], row[1], f"{float(row[2]):.3f}", row[3]]
+
+    def _replay_lag_ms(
+        self, connections: dict[str, psycopg.Connection[Any]], key: str, dsn: str
+    ) -> float | None:
+        """How stale the standby's data is: 0 when it has replayed all it received,
+        else the age of the last transaction it replayed."""
+        try:
+            conn = connections.get(key)
+            if conn is None or conn.closed:
+                conn = connections[key] = psycopg.connect(dsn, autocommit=True, connect_timeout=2)
+            row = conn.execute(REPLAY_LAG).fetchone()
+        except psycopg.Error:
+            connections.pop(key, None)
+            return None
+        return None if row is None or row[0] is None else float(row[0])
 
     def _app_metrics(self, client: httpx.Client, now: float, app: Any, lag: Any) -> None:
         try:

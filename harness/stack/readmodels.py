@@ -12,7 +12,7 @@ import psycopg
 from cqrs_app.readmodels import pending_events, rebuild, verify
 from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.polling import wait_until
-from harness.stack.stacks import SystemKind, running_stacks
+from harness.stack.stacks import TOPOLOGIES, running_stacks
 
 
 def wait_caught_up(
@@ -119,14 +119,17 @@ def resolve_dsns(target: ReadModelTarget) -> tuple[str, str]:
         return target.write_dsn, target.read_dsn
     if target.write_dsn or target.read_dsn:
         raise BadInput("pass both --write-dsn and --read-dsn, or neither")
-    stacks = [s for s in running_stacks(target.home) if s.system == SystemKind.CQRS.value]
+    with_read_models = {kind.value for kind, t in TOPOLOGIES.items() if t.projector}
+    stacks = [s for s in running_stacks(target.home) if s.system in with_read_models]
     if not stacks:
         raise BadInput(
-            "no cqrs stack is running",
+            "no cqrs or cqrs-samedb stack is running",
             hint="start one with: cqrs-bench up --system cqrs, or pass --write-dsn and --read-dsn",
         )
     if len(stacks) > 1:
-        raise BadInput("more than one cqrs stack is running; pass --write-dsn and --read-dsn")
+        raise BadInput(
+            "more than one stack with read models is running; pass --write-dsn and --read-dsn"
+        )
     return stacks[0].databases["write"], stacks[0].databases["read"]
 
 

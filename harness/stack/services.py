@@ -20,7 +20,7 @@ from harness.core.errors import EnvironmentProblem
 from harness.core.lifecycle import Managed
 from harness.core.polling import wait_until
 from harness.core.ports import free_port, port_is_free
-from harness.core.processes import ProcessIdentity, die_with_parent, stop_tree
+from harness.core.processes import ProcessIdentity, child_setup, stop_tree
 
 APP_START_TIMEOUT_S = 60.0
 
@@ -38,6 +38,7 @@ class PythonService(Managed):
     health_path: str | None = None
     detached: bool = False
     niceness: int = 0  # below 0: scheduled ahead of other processes, where permitted (root)
+    cpus: frozenset[int] | None = None  # the cores it may run on (None: any)
     _process: subprocess.Popen[bytes] | None = None
     identity: ProcessIdentity | None = None
 
@@ -69,7 +70,12 @@ class PythonService(Managed):
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self.env},
                 start_new_session=True,
-                preexec_fn=functools.partial(_child_setup, use_pdeathsig, self.niceness),
+                preexec_fn=functools.partial(
+                    child_setup,
+                    signal.SIGTERM if use_pdeathsig else None,
+                    self.cpus,
+                    self.niceness,
+                ),
             )
         self.identity = ProcessIdentity.of(self._process.pid)
         if self.health_path is not None:
@@ -117,11 +123,3 @@ class PythonService(Managed):
         except OSError:
             tail = []
         return f"{self.name} exited with code {self._process.returncode}: {' | '.join(tail)}"
-
-
-def _child_setup(die_with_us: bool, niceness: int) -> None:
-    if die_with_us:
-        die_with_parent(signal.SIGTERM)
-    if niceness:
-        with contextlib.suppress(PermissionError):  # only root may raise a priority
-            os.nice(niceness)

@@ -13,10 +13,12 @@ import json
 import shutil
 import signal
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 import psycopg
 
@@ -31,6 +33,7 @@ from harness.providers.local import recorded_cluster_alive, stop_recorded_cluste
 from harness.seed.command import prepare_dataset
 from harness.seed.datasets import Dataset, DatasetKind, load_into
 from harness.seed.spec import DatasetSpec
+from harness.stack.placement import SHARED, SPLIT, CpuLayout, plan_layout
 from harness.stack.services import PythonService
 
 STATE_FILE = "stack.json"
@@ -38,11 +41,78 @@ STATE_FILE = "stack.json"
 
 class SystemKind(StrEnum):
     BASELINE = "baseline"
+    REPLICA = "replica"
+    CQRS_SAMEDB = "cqrs-samedb"
     CQRS = "cqrs"
 
 
+# The read models of cqrs-samedb live in the write cluster, in a schema of their own.
+READ_MODEL_SCHEMA = "read_models"
+APP_DSN_ENV = "CQRS_BENCH_DB_DSN"  # baseline_app: checkout and the just-placed order
+WRITE_DSN_ENV = "CQRS_BENCH_WRITE_DSN"  # cqrs_app: commands
+READ_DSN_ENV = "CQRS_BENCH_READ_DSN"  # both apps: the DSN that serves reads
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A system under test: one of the two apps, and the clusters it runs on.
+
+    ``clusters`` maps each cluster to its side ("write", "read" or "both", for
+    CPU placement); the first holds the seeded shop. ``dsns`` maps each of the
+    app's DSN settings to a cluster and, where the read models have a schema of
+    their own, that schema. ``standbys`` maps a standby cluster to its primary.
+    """
+
+    app: str
+    clusters: Mapping[str, str]
+    dsns: Mapping[str, tuple[str, str | None]]
+    standbys: Mapping[str, str] = field(default_factory=dict)
+    projector: bool = False
+
+    @property
+    def seeded(self) -> str:
+        return str(next(iter(self.clusters)))
+
+    @property
+    def read_models(self) -> tuple[str, str | None] | None:
+        """Where the CQRS read models live (cluster, schema), for systems that have them."""
+        return self.dsns[READ_DSN_ENV] if self.projector else None
+
+
+TOPOLOGIES: dict[SystemKind, Topology] = {
+    SystemKind.BASELINE: Topology(
+        app="baseline_app", clusters={"db": "both"}, dsns={APP_DSN_ENV: ("db", None)}
+    ),
+    SystemKind.REPLICA: Topology(
+        app="baseline_app",
+        clusters={"primary": "write", "standby": "read"},
+        dsns={APP_DSN_ENV: ("primary", None), READ_DSN_ENV: ("standby", None)},
+        standbys={"standby": "primary"},
+    ),
+    SystemKind.CQRS_SAMEDB: Topology(
+        app="cqrs_app",
+        clusters={"write": "both"},
+        dsns={WRITE_DSN_ENV: ("write", None), READ_DSN_ENV: ("write", READ_MODEL_SCHEMA)},
+        projector=True,
+    ),
+    SystemKind.CQRS: Topology(
+        app="cqrs_app",
+        clusters={"write": "write", "read": "read"},
+        dsns={WRITE_DSN_ENV: ("write", None), READ_DSN_ENV: ("read", None)},
+        projector=True,
+    ),
+}
+# --systems all: the lineup, from the incident to the fix
+LINEUP = tuple(TOPOLOGIES)
 # Which databases each system has; the first holds the seeded shop.
-DATABASES = {SystemKind.BASELINE: ("db",), SystemKind.CQRS: ("write", "read")}
+DATABASES = {kind: tuple(topology.clusters) for kind, topology in TOPOLOGIES.items()}
+
+
+def with_schema(dsn: str, schema: str | None) -> str:
+    """``dsn`` whose sessions see only ``schema`` (the read models' own), or ``dsn`` itself."""
+    if schema is None:
+        return dsn
+    return f"{dsn}{'&' if '?' in dsn else '?'}options={quote(f'-c search_path={schema}')}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +124,11 @@ class StackConfig:
     pool_max: int = 20
     progress: bool = True
     projector_args: tuple[str, ...] = ()
+    cpu_layout: str = SPLIT
+
+    @property
+    def topology(self) -> Topology:
+        return TOPOLOGIES[self.system]
 
 
 @dataclass
@@ -117,6 +192,7 @@ class Stack(Managed):
         self.app: PythonService | None = None
         self.services: dict[str, PythonService] = {}
         self.dataset: Dataset | None = None
+        self.layout = CpuLayout(SHARED, {})
         self.state: StackState | None = None
         self._started = False
 
@@ -146,10 +222,16 @@ class Stack(Managed):
             progress=config.progress,
         ).dataset
         provider = make_provider(config.provider, detached=self.detached)
-        names = DATABASES[config.system]
-        for name in names:
-            cluster = provider.cluster(name)
-            seeded = name == names[0]
+        topology = config.topology
+        self.layout = plan_layout(config.cpu_layout, topology.clusters)
+        for name in topology.clusters:
+            primary = topology.standbys.get(name)
+            cluster = provider.cluster(
+                name,
+                standby_of=None if primary is None else self.clusters[primary].endpoint,
+                cpus=self.layout.of(name),
+            )
+            seeded = name == topology.seeded
             copied = (
                 seeded
                 and self.dataset.kind is DatasetKind.DATADIR
@@ -160,10 +242,12 @@ class Stack(Managed):
                 self._load_if_empty(cluster)
             self._write_state(url="", pids={}, processes={})
         services: dict[str, PythonService] = {}
-        if config.system is SystemKind.CQRS:
+        if topology.projector:
             from cqrs_app.readmodels import rebuild
 
-            rebuild(self.clusters["write"].endpoint.dsn, self.clusters["read"].endpoint.dsn)
+            write, read = self.dsn(WRITE_DSN_ENV), self.dsn(READ_DSN_ENV)
+            self._create_read_schema()
+            rebuild(write, read)
             services["projector"] = self._exit.enter_context(self._projector_service())
         self.app = self._exit.enter_context(self._app_service())
         services["app"] = self.app
@@ -191,25 +275,50 @@ class Stack(Managed):
         assert self.state is not None
         return self.state.public()
 
+    def dsn(self, setting: str) -> str:
+        """The DSN the app gets for one of its settings (schema included, where there is one)."""
+        cluster, schema = self.config.topology.dsns[setting]
+        return with_schema(self.clusters[cluster].endpoint.dsn, schema)
+
+    @property
+    def databases(self) -> dict[str, str]:
+        """Each database the system reads or writes, by its role (``up``'s JSON)."""
+        found = {name: c.endpoint.dsn for name, c in self.clusters.items()}
+        read_models = self.config.topology.read_models
+        if read_models is not None and read_models[1] is not None and read_models[0] in found:
+            found["read"] = self.dsn(READ_DSN_ENV)
+        return found
+
+    def _create_read_schema(self) -> None:
+        read_models = self.config.topology.read_models
+        if read_models is None or read_models[1] is None:
+            return
+        cluster, schema = read_models
+        assert schema is not None
+        with psycopg.connect(self.clusters[cluster].endpoint.dsn, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                    psycopg.sql.Identifier(schema)
+                )
+            )
+
     def _service_env(self) -> dict[str, str]:
         return {
             "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
-            **{
-                f"CQRS_BENCH_{name.upper()}_DSN": cluster.endpoint.dsn
-                for name, cluster in self.clusters.items()
-            },
+            **{setting: self.dsn(setting) for setting in self.config.topology.dsns},
         }
 
     def _app_service(self) -> PythonService:
         assert self.directory is not None
         return PythonService(
             name=f"{self.config.system.value}_app",
-            module=f"{self.config.system.value}_app",
+            module=self.config.topology.app,
             log_file=self.directory / "logs" / "app.log",
             env=self._service_env(),
             port=self.config.app_port,
             health_path="/health",
             detached=self.detached,
+            cpus=self.layout.of("app"),
         )
 
     def projector_service(self, *args: str) -> PythonService:
@@ -222,6 +331,7 @@ class Stack(Managed):
             env=self._service_env(),
             args=args,
             detached=self.detached,
+            cpus=self.layout.of("projector"),
         )
 
     def _projector_service(self) -> PythonService:
@@ -252,7 +362,7 @@ class Stack(Managed):
         self.state = StackState(
             system=self.config.system.value,
             url=url,
-            databases={name: c.endpoint.dsn for name, c in self.clusters.items()},
+            databases=self.databases,
             pids=pids,
             processes=processes,
             cluster_dirs=cluster_dirs,

@@ -125,6 +125,7 @@ def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_p
                 "http_5xx",
                 "connection",
                 "dropped",
+                "recovery_conflict",
             }
             assert checkout["count"] > 0
             assert set(entry["endpoints"]) <= set(ENDPOINTS)

@@ -95,10 +95,9 @@ def _check_rest(rest: tuple[str, ...]) -> str | None:
         if len(rest) != 3 or rest[2] not in CPU_METRICS:
             return "cpu_pct paths are cpu_pct.<component>.mean|max"
         return None
-    if head == "projection_lag_ms":
-        return (
-            None if len(rest) == 2 and rest[1] in LAG_METRICS else "projection_lag_ms.p50|p99|max"
-        )
+    if head in ("projection_lag_ms", "replica_lag_ms"):
+        known = "|".join(LAG_METRICS)
+        return None if len(rest) == 2 and rest[1] in LAG_METRICS else f"{head}.{known}"
     if head == "checkout_driver":
         return (
             None
