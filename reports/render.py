@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from harness.results.model import Summary
-from harness.results.table import Table, phase_table
+from harness.results.table import Table, lineup_table, phase_table
 from reports.data import RunData, load_run
 from reports.plots import PLOTS, REFERENCE, headline_numbers, render_plots
 
@@ -47,6 +47,11 @@ def headline_rows(summary: Summary) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+LINEUP_NOTE = (
+    "Storm over steady: how much the report storm slowed checkout (1x: not at all). "
+    "Staleness: projection lag (CQRS, commit to commit) or the standby's replay lag "
+    "(replica). Processes: database servers, app, projector."
+)
 NUMBERS_NOTE = (
     "Checkout and report latencies run from each arrival's scheduled time, over every "
     "scheduled arrival: a dropped or timed-out one counts as a failure and, in the "
@@ -94,8 +99,29 @@ def render_report(directory: Path) -> dict[str, Path]:
     plots = render_plots(data, directory / "plots")
     summary, run = data.summary, data.run
     phases = phase_table(summary)
+    lineup = lineup_table(summary, run.systems_detail) if len(summary.systems) > 1 else None
+    layouts = {
+        system: detail["cpu_layout"]
+        for system, detail in run.systems_detail.items()
+        if isinstance(detail.get("cpu_layout"), dict)
+    }
+    layout_lines = [
+        f"{system}: {layout.get('layout')} "
+        + ", ".join(f"{name} {cores}" for name, cores in (layout.get("components") or {}).items())
+        for system, layout in layouts.items()
+    ]
+    layout_html = (
+        "<h3>CPU placement</h3><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in layout_lines)
+        + "</ul>"
+        if layout_lines
+        else ""
+    )
+    layout_md = (
+        ["CPU placement:", "", *(f"- {line}" for line in layout_lines)] if layout_lines else []
+    )
     validity = (
-        '<p class="valid">Run is valid: the load generator kept its schedule.</p>'
+        '<p class="valid">Run is valid: every arrival accounted for, the generator on time.</p>'
         if summary.valid
         else '<p class="invalid">RUN INVALID: '
         + html.escape("; ".join(summary.invalid_reasons))
@@ -134,6 +160,14 @@ def render_report(directory: Path) -> dict[str, Path]:
 <h2>Per system and phase</h2>
 {html_table(phases)}
 <p class="note">{html.escape(NUMBERS_NOTE)}</p>
+{
+        ""
+        if lineup is None
+        else "<h2>The lineup</h2>"
+        + html_table(lineup)
+        + f'<p class="note">{html.escape(LINEUP_NOTE)}</p>'
+        + layout_html
+    }
 <h2>Ratios</h2>
 {html_table(ratios)}
 <h2>Plots</h2>
@@ -165,6 +199,11 @@ def render_report(directory: Path) -> dict[str, Path]:
         "",
         NUMBERS_NOTE,
         "",
+        *(
+            []
+            if lineup is None
+            else ["## The lineup", "", md_table(lineup), "", LINEUP_NOTE, "", *layout_md, ""]
+        ),
         "## Ratios",
         "",
         md_table(ratios),

@@ -88,6 +88,7 @@ def run_command(
 
     from harness.cli.views import render_summary
     from harness.profiles import load_profile, spec_for
+    from harness.results.files import read_run_info
     from harness.run.orchestrate import RunConfig, run_benchmark
     from reports.render import render_report
 
@@ -130,7 +131,7 @@ def run_command(
     if json_output:
         emit_json({"run_dir": str(run_dir), **summary.to_json()})
     else:
-        render_summary(summary, str(run_dir))
+        render_summary(summary, str(run_dir), read_run_info(run_dir).systems_detail)
 
 
 @app.command("ui")

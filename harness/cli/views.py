@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.table import Table
@@ -9,7 +10,8 @@ from rich.table import Table
 from harness.core.console import human
 from harness.results.compare import change_text, value_text, verdict_text
 from harness.results.model import Summary
-from harness.results.table import TERMINAL_ENDPOINTS, phase_table
+from harness.results.table import TERMINAL_ENDPOINTS, lineup_table, phase_table
+from harness.results.table import Table as ResultsTable
 
 
 def render_doctor(report: dict[str, Any]) -> None:
@@ -150,20 +152,18 @@ def render_gates(result: dict[str, Any]) -> None:
     human.print("[green]all gates pass[/]" if result["passed"] else "[red]gates failed[/]")
 
 
-def render_summary(summary: Summary, run_dir: str) -> None:
-    table = phase_table(summary, TERMINAL_ENDPOINTS)
-    shown = Table(title=f"cqrs-bench run: {run_dir}")
-    for index, column in enumerate(table.header):
-        shown.add_column(column, justify="left" if index < 2 else "right")
-    for row in table.rows:
-        shown.add_row(*row)
-    human.print(shown, width=max(human.width, 150))
+def render_summary(
+    summary: Summary, run_dir: str, details: Mapping[str, Mapping[str, Any]] | None = None
+) -> None:
+    _print_table(phase_table(summary, TERMINAL_ENDPOINTS), f"cqrs-bench run: {run_dir}", 2)
+    if details is not None and len(summary.systems) > 1:
+        _print_table(lineup_table(summary, details), "the lineup", 1)
     for key, value in summary.ratios.items():
         human.print(f"  {key}: {value:g}")
     if summary.valid:
         human.print("[green]run is valid[/]")
     else:
-        human.print("[bold red]RUN INVALID[/]: the load generator, not the systems, set the limit:")
+        human.print("[bold red]RUN INVALID[/]: its numbers cannot be trusted, because")
         for reason in summary.invalid_reasons:
             human.print(f"  - {reason}", markup=False)
 
@@ -195,3 +195,12 @@ def render_driver_calibration(report: dict[str, Any]) -> None:
 
 def _maybe(value: float | None) -> str:
     return "-" if value is None else f"{value:,.3g}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def _print_table(table: ResultsTable, title: str, label_columns: int) -> None:
+    shown = Table(title=title)
+    for index, column in enumerate(table.header):
+        shown.add_column(column, justify="left" if index < label_columns else "right")
+    for row in table.rows:
+        shown.add_row(*row)
+    human.print(shown, width=max(human.width, 150))

@@ -6,10 +6,11 @@ the rows of :func:`phase_table`; each only draws them (rich, Markdown, HTML).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from harness.results.model import PhaseSummary, Summary
+from harness.results.model import PhaseSummary, Summary, SystemSummary
 
 TABLE_ENDPOINTS = (
     "checkout",
@@ -46,7 +47,7 @@ def rate(value: float) -> str:
     return f"{value:,.1f}"
 
 
-def cpu(value: float) -> str:
+def cpu_text(value: float) -> str:
     """CPU, % of one core."""
     return f"{value:,.0f}"
 
@@ -73,7 +74,7 @@ def phase_cells(entry: PhaseSummary, endpoints: Sequence[str] = TABLE_ENDPOINTS)
     cells.append(MISSING if checkout is None else share(checkout.error_rate))
     driver = entry.checkout_driver
     cells.append(f"{rate(driver.offered_rps)} / {rate(driver.achieved_rps)}")
-    db_cpu = [f"{n} {cpu(entry.cpu_pct[n].mean)}" for n in DB_COMPONENTS if n in entry.cpu_pct]
+    db_cpu = [f"{n} {cpu_text(entry.cpu_pct[n].mean)}" for n in DB_COMPONENTS if n in entry.cpu_pct]
     cells.append(", ".join(db_cpu) or MISSING)
     lag = entry.projection_lag_ms
     cells.append(MISSING if lag is None else f"{ms(lag.p50)} / {ms(lag.max)}")
@@ -92,3 +93,68 @@ def phase_table(summary: Summary, endpoints: Sequence[str] = TABLE_ENDPOINTS) ->
         for phase, entry in data.phases.items()
     ]
     return Table(header=phase_header(endpoints), rows=rows)
+
+
+LINEUP_HEADER = [
+    "system",
+    "checkout p95 storm / steady",
+    "checkout p95 storm ms",
+    "dashboard p50 / p95 ms (storm)",
+    "staleness p50 / max ms (storm)",
+    "errors (storm)",
+    "DB CPU % (storm mean)",
+    "DB servers",
+    "processes",
+]
+
+
+def _ratio(top: float | None, bottom: float | None) -> str:
+    return MISSING if top is None or not bottom else f"{top / bottom:,.2f}x"
+
+
+def lineup_row(system: str, data: SystemSummary, detail: Mapping[str, Any]) -> list[str]:
+    """One system of the lineup: what the storm did to it, and what it takes to run it."""
+    storm, steady = data.phases.get("storm"), data.phases.get("steady")
+    checkout = None if storm is None else storm.endpoints.get("checkout")
+    calm = None if steady is None else steady.endpoints.get("checkout")
+    dashboard = None if storm is None else storm.endpoints.get("dashboard_customers")
+    lag = None if storm is None else (storm.projection_lag_ms or storm.replica_lag_ms)
+    errors: dict[str, int] = {}
+    for stats in [] if storm is None else storm.endpoints.values():
+        for kind, count in stats.errors.items():
+            errors[kind] = errors.get(kind, 0) + count
+    clusters = list((detail.get("topology") or {}).get("clusters") or [])
+    pids = detail.get("pids") or {}
+    cpu = (
+        []
+        if storm is None
+        else [
+            f"{name} {cpu_text(storm.cpu_pct[name].mean)}"
+            for name in clusters
+            if name in storm.cpu_pct
+        ]
+    )
+    return [
+        system,
+        _ratio(
+            None if checkout is None else checkout.p95_ms, None if calm is None else calm.p95_ms
+        ),
+        MISSING if checkout is None else ms(checkout.p95_ms),
+        MISSING if dashboard is None else f"{ms(dashboard.p50_ms)} / {ms(dashboard.p95_ms)}",
+        MISSING if lag is None else f"{ms(lag.p50)} / {ms(lag.max)}",
+        ", ".join(f"{kind} {count}" for kind, count in errors.items() if count) or "none",
+        ", ".join(cpu) or MISSING,
+        str(len(clusters)) if clusters else MISSING,
+        str(sum(1 for pid in pids.values() if pid is not None)) if pids else MISSING,
+    ]
+
+
+def lineup_table(summary: Summary, details: Mapping[str, Mapping[str, Any]]) -> Table:
+    """The systems side by side (``--systems all``): isolation, reports, staleness, errors,
+    CPU per cluster, and the database servers and processes (servers, app, projector) each
+    needs."""
+    rows = [
+        lineup_row(system, data, details.get(system, {}))
+        for system, data in summary.systems.items()
+    ]
+    return Table(header=list(LINEUP_HEADER), rows=rows)

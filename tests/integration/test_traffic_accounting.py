@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -85,6 +86,7 @@ def shop() -> Iterator[str]:
 
 def run_locust(url: str, plan: LoadPlan, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
+    plan = replace(plan, record_dir=str(directory))
     plan_file = directory / "plan.json"
     plan.write(plan_file)
     result = subprocess.run(
