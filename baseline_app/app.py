@@ -27,10 +27,9 @@ from shop.views import order_detail, revenue_window, utc_today
 
 
 class BaselineBackend:
-    system = "baseline"
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.system = settings.system
 
         def pool(dsn: str, name: str) -> AsyncConnectionPool[Any]:
             return open_pool(

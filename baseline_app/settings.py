@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+SYSTEM_ENV = "CQRS_BENCH_SYSTEM"
+
 DSN_ENV = "CQRS_BENCH_DB_DSN"
 # Optional: a hot standby that serves the reads (catalog, my orders, dashboards); checkout
 # and the just-placed order stay on the primary.
@@ -16,6 +18,7 @@ class Settings:
     dsn: str
     read_dsn: str | None = None
     pool_min: int = 4
+    system: str = "baseline"  # the system it serves, as the harness names it
     pool_max: int = 20
     pool_timeout_s: float = 10.0
 
@@ -30,4 +33,5 @@ class Settings:
             pool_min=int(os.environ.get("CQRS_BENCH_POOL_MIN", cls.pool_min)),
             pool_max=int(os.environ.get("CQRS_BENCH_POOL_MAX", cls.pool_max)),
             pool_timeout_s=float(os.environ.get("CQRS_BENCH_POOL_TIMEOUT", cls.pool_timeout_s)),
+            system=os.environ.get(SYSTEM_ENV, cls.system),
         )

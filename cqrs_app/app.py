@@ -31,10 +31,9 @@ METRICS_TIMEOUT_S = 1.0
 
 
 class CqrsBackend:
-    system = "cqrs"
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.system = settings.system
 
         def pool(dsn: str, name: str) -> AsyncConnectionPool[Any]:
             return open_pool(

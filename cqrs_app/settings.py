@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+SYSTEM_ENV = "CQRS_BENCH_SYSTEM"
+
 WRITE_DSN_ENV = "CQRS_BENCH_WRITE_DSN"
 READ_DSN_ENV = "CQRS_BENCH_READ_DSN"
 
@@ -14,6 +16,7 @@ class Settings:
     write_dsn: str
     read_dsn: str
     pool_min: int = 4
+    system: str = "cqrs"  # the system it serves, as the harness names it
     pool_max: int = 20
     pool_timeout_s: float = 10.0
 
@@ -28,4 +31,5 @@ class Settings:
             pool_min=int(os.environ.get("CQRS_BENCH_POOL_MIN", cls.pool_min)),
             pool_max=int(os.environ.get("CQRS_BENCH_POOL_MAX", cls.pool_max)),
             pool_timeout_s=float(os.environ.get("CQRS_BENCH_POOL_TIMEOUT", cls.pool_timeout_s)),
+            system=os.environ.get(SYSTEM_ENV, cls.system),
         )

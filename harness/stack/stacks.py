@@ -305,6 +305,7 @@ class Stack(Managed):
     def _service_env(self) -> dict[str, str]:
         return {
             "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
+            "CQRS_BENCH_SYSTEM": self.config.system.value,
             **{setting: self.dsn(setting) for setting in self.config.topology.dsns},
         }
 

@@ -10,11 +10,12 @@ import httpx
 import psycopg
 import pytest
 
+from harness.core.polling import wait_until
 from harness.providers import ProviderConfig, ProviderKind
-from harness.stack.stacks import Stack, StackConfig, SystemKind
+from harness.stack.stacks import LINEUP, READ_DSN_ENV, Stack, StackConfig, SystemKind
 from tests.shopdata import TINY
 
-SYSTEMS = [SystemKind.BASELINE, SystemKind.CQRS]
+SYSTEMS = list(LINEUP)
 
 
 @dataclass
@@ -23,7 +24,8 @@ class Shop:
     url: str
     write_dsn: str  # the normalized tables (baseline: its one database)
     client: httpx.Client
-    read_dsn: str | None = None
+    read_dsn: str | None = None  # the CQRS read models
+    standby_dsn: str | None = None  # the replica's hot standby
 
     def refresh_read_models(self) -> None:
         """After writing to the normalized tables behind the app's back (test set-up)."""
@@ -31,6 +33,20 @@ class Shop:
             from cqrs_app.readmodels import rebuild
 
             rebuild(self.write_dsn, self.read_dsn)
+        if self.standby_dsn is not None:
+            target = self.one("SELECT pg_current_wal_lsn()::text")
+            with psycopg.connect(self.standby_dsn, autocommit=True) as standby:
+                wait_until(
+                    lambda: (
+                        standby.execute(
+                            "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)
+                        ).fetchone()
+                        == (True,)
+                    ),
+                    timeout=30,
+                    what="the standby to replay the set-up",
+                    interval=0.05,
+                )
 
     def sql(self, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with psycopg.connect(self.write_dsn, autocommit=True) as conn:
@@ -63,15 +79,16 @@ def start_shop(home: Path, system: SystemKind) -> tuple[Stack, Shop]:
         progress=False,
     )
     stack = Stack(config).__enter__()
-    write = "db" if system is SystemKind.BASELINE else "write"
+    topology = config.topology
     client = httpx.Client(base_url=stack.url, timeout=30)
-    read = stack.clusters.get("read")
+    standby = next(iter(topology.standbys), None)
     return stack, Shop(
         system,
         stack.url,
-        stack.clusters[write].endpoint.dsn,
+        stack.clusters[topology.seeded].endpoint.dsn,
         client,
-        None if read is None else read.endpoint.dsn,
+        stack.dsn(READ_DSN_ENV) if topology.projector else None,
+        None if standby is None else stack.clusters[standby].endpoint.dsn,
     )
 
 
