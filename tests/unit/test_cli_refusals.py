@@ -135,4 +135,4 @@ def test_rm_unknown_dataset_is_bad_input(bench_home: Path) -> None:
 def test_verify_without_a_stack_is_a_clear_error(bench_home: Path) -> None:
     result = cli_in_process(bench_home, "verify")
     assert result.returncode == 2
-    assert "no cqrs stack is running" in result.stderr
+    assert "no cqrs or cqrs-samedb stack is running" in result.stderr
