@@ -20,7 +20,12 @@ from harness.results.model import Summary
 from reports.data import RunData
 from scenarios.plan import PHASES
 
-COLORS = {"baseline": "#c0392b", "cqrs": "#2471a3"}
+COLORS = {
+    "baseline": "#c0392b",
+    "replica": "#e67e22",
+    "cqrs-samedb": "#8e44ad",
+    "cqrs": "#2471a3",
+}
 PHASE_SHADES = {"steady": "#eafaf1", "storm": "#fdebd0", "recovery": "#eaf2f8"}
 REFERENCE = {  # the incident's story, for the headline panel
     "checkout p95 (ms)": (800.0, 120.0),
@@ -192,22 +197,57 @@ def latency_cdf(data: RunData) -> Figure:
     return fig
 
 
+def lineup(data: RunData) -> Figure:
+    """Every system side by side: storm checkout p95 and its slowdown, dashboard p50."""
+    systems = list(data.summary.systems)
+    panels = (
+        ("checkout p95, storm (ms)", ("checkout", "p95_ms"), "storm"),
+        ("checkout p95, steady (ms)", ("checkout", "p95_ms"), "steady"),
+        ("dashboard p50, storm (ms)", ("dashboard_customers", "p50_ms"), "storm"),
+    )
+    fig, axes = plt.subplots(1, len(panels), figsize=(11, 3.8))
+    for ax, (label, rest, phase) in zip(axes, panels, strict=True):
+        values = [data.summary.metric(system, phase, rest) for system in systems]
+        ax.bar(
+            systems,
+            [v if v is not None else np.nan for v in values],
+            color=[_color(s) for s in systems],
+        )
+        ax.set_yscale("log")
+        ax.set_title(label, fontsize=10)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+        for i, value in enumerate(values):
+            ax.text(
+                i,
+                value if value is not None else 1,
+                "n/a" if value is None else f"{value:,.1f}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+    fig.suptitle("The lineup: the same traffic, each architecture")
+    fig.tight_layout()
+    return fig
+
+
 def headline(data: RunData) -> Figure:
     measured = headline_numbers(data.summary)
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
     for ax, (label, (ref_before, ref_after)) in zip(axes, REFERENCE.items(), strict=True):
         before, after = measured.get(label, (None, None))
-        bars = [ref_before, ref_after, before or 0, after or 0]
+        bars = [ref_before, ref_after, before, after]
         colors = ["#bbb", "#ddd", COLORS["baseline"], COLORS["cqrs"]]
-        ax.bar(
-            ["story\nbefore", "story\nafter", "measured\nbaseline", "measured\ncqrs"],
-            bars,
-            color=colors,
-        )
+        names = ["story\nbefore", "story\nafter", "measured\nbaseline", "measured\ncqrs"]
+        # a value the run did not measure gets no bar (and says so), never a bar of 0
+        ax.bar(names, [v if v is not None else np.nan for v in bars], color=colors)
         ax.set_yscale("log" if "ms" in label else "linear")
         ax.set_title(label, fontsize=10)
+        floor = min(v for v in bars if v is not None)
         for i, value in enumerate(bars):
-            ax.text(i, value, f"{value:,.0f}", ha="center", va="bottom", fontsize=8)
+            text = "n/a" if value is None else f"{value:,.0f}"
+            ax.text(
+                i, floor if value is None else value, text, ha="center", va="bottom", fontsize=8
+            )
     fig.suptitle("Storm phase: measured here vs the reference story (grey)")
     fig.tight_layout()
     return fig
@@ -251,6 +291,7 @@ PLOTS: dict[str, tuple[str, Callable[[RunData], Figure]]] = {
     "throughput": ("Checkout throughput and errors", throughput_and_errors),
     "projection_lag": ("Projection lag", projection_lag),
     "latency_cdf": ("Latency distributions", latency_cdf),
+    "lineup": ("The lineup: every system under the same traffic", lineup),
 }
 
 
