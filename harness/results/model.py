@@ -276,8 +276,35 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+class _Arrivals:
+    """What an open-model driver did with its arrivals, shared by both drivers' records."""
+
+    scheduled: int | None
+    answered: int
+    failed: int
+    timed_out: int
+    dropped: int
+
+    @property
+    def recorded(self) -> int:
+        return self.answered + self.failed + self.timed_out + self.dropped
+
+    @staticmethod
+    def read_counts(node: _Reader) -> dict[str, Any]:
+        """The fields both drivers write; keys added later read as absent (0 or None)."""
+        return {
+            "scheduled": node.optional_integer("scheduled"),
+            "answered": node.optional_integer("answered") or 0,
+            "failed": node.optional_integer("failed") or 0,
+            "timed_out": node.optional_integer("timed_out") or 0,
+            "dropped": node.integer("dropped"),
+            "in_flight_bound": node.optional_integer("in_flight_bound"),
+            "dispatched_late": node.optional_integer("dispatched_late") or 0,
+        }
+
+
 @dataclass(frozen=True)
-class CheckoutDriver:
+class CheckoutDriver(_Arrivals):
     """The open-model checkout driver in one phase: every scheduled arrival accounted for.
 
     ``scheduled`` is what the driver planned (None for a run from before it
@@ -301,27 +328,17 @@ class CheckoutDriver:
         return cls(
             offered_rps=node.number("offered_rps"),
             achieved_rps=node.number("achieved_rps"),
-            dropped=node.integer("dropped"),
             schedule_lag_p99_ms=node.nullable_number("schedule_lag_p99_ms"),
             target_rps=node.number("target_rps"),
-            scheduled=node.optional_integer("scheduled"),
-            answered=node.optional_integer("answered") or 0,
-            failed=node.optional_integer("failed") or 0,
-            timed_out=node.optional_integer("timed_out") or 0,
-            in_flight_bound=node.optional_integer("in_flight_bound"),
-            dispatched_late=node.optional_integer("dispatched_late") or 0,
+            **cls.read_counts(node),
         )
-
-    @property
-    def recorded(self) -> int:
-        return self.answered + self.failed + self.timed_out + self.dropped
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DRIVER_METRICS}
 
 
 @dataclass(frozen=True)
-class ReportsDriver:
+class ReportsDriver(_Arrivals):
     """The open-model report storm in one phase: scheduled admin reports and what became of them."""
 
     scheduled: int | None
@@ -336,19 +353,9 @@ class ReportsDriver:
     @classmethod
     def read(cls, node: _Reader) -> ReportsDriver:
         return cls(
-            scheduled=node.optional_integer("scheduled"),
-            answered=node.integer("answered"),
-            failed=node.integer("failed"),
-            timed_out=node.integer("timed_out"),
-            dropped=node.integer("dropped"),
             schedule_lag_p99_ms=node.optional_number("schedule_lag_p99_ms"),
-            in_flight_bound=node.optional_integer("in_flight_bound"),
-            dispatched_late=node.optional_integer("dispatched_late") or 0,
+            **cls.read_counts(node),
         )
-
-    @property
-    def recorded(self) -> int:
-        return self.answered + self.failed + self.timed_out + self.dropped
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in REPORTS_METRICS}

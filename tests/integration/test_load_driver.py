@@ -3,45 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness.results.files import read_requests
-from harness.run.orchestrate import locust_args
-from scenarios.plan import PLAN_ENV, LoadPlan
+from scenarios.plan import LoadPlan
+from tests.integration.locustrun import JsonHandler, run_locust
 
 STALL_AFTER_S = 2.0
 STALL_FOR_S = 1.0
 STALL_DELAY_S = 1.5
 
 
-class StallingShop(BaseHTTPRequestHandler):
+class StallingShop(JsonHandler):
     """Answers checkouts at once, except for one second when it stalls every request."""
 
     first_request: float | None = None
     orders = 0
     trickle = False  # during the stall, send the body slowly instead of waiting
     lock = threading.Lock()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -88,20 +74,6 @@ def stalling_server() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-def run_locust(url: str, plan: LoadPlan, directory: Path) -> None:
-    plan_file = directory / "plan.json"
-    plan.write(plan_file)
-    result = subprocess.run(
-        [sys.executable, "-m", "locust", *locust_args(url, directory / "locust")],
-        env={**os.environ, PLAN_ENV: str(plan_file)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode in (0, 1), result.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from harness.results.files import read_requests
-from harness.run.orchestrate import locust_args
-from scenarios.plan import PLAN_ENV, LoadPlan
+from scenarios.plan import LoadPlan
 from scenarios.traffic import Population, checkout_schedule, report_schedule
 from tests.conftest import run_cli
+from tests.integration.locustrun import JsonHandler, run_locust
 
 
-class RecordingShop(BaseHTTPRequestHandler):
+class RecordingShop(JsonHandler):
     """Records every checkout body; reports take ``report_delay_s``; checkouts stall at times."""
 
     bodies: ClassVar[list[tuple[int, int]]] = []
@@ -32,17 +28,6 @@ class RecordingShop(BaseHTTPRequestHandler):
     stall_for_s = 0.0  # ...every request waits out a stall of this long
     first_request: float | None = None
     lock = threading.Lock()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _stall(self) -> None:
         now = time.time()
@@ -82,22 +67,6 @@ def shop() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-def run_locust(url: str, plan: LoadPlan, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    plan = replace(plan, record_dir=str(directory))
-    plan_file = directory / "plan.json"
-    plan.write(plan_file)
-    result = subprocess.run(
-        [sys.executable, "-m", "locust", *locust_args(url, directory / "locust")],
-        env={**os.environ, PLAN_ENV: str(plan_file)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode in (0, 1), result.stderr[-2000:]
 
 
 def schedule_records(directory: Path) -> dict[str, dict[str, object]]:
