@@ -29,6 +29,10 @@ BENCHMARK_SETTINGS: Mapping[str, str] = {
     # commit times of every transaction: projection lag runs from the write's commit
     # to the read model's commit (on every system, so the settings stay the same)
     "track_commit_timestamp": "on",
+    # what a hot standby (the replica system) does when replay meets a long report:
+    # PostgreSQL's defaults, written out so run.json records them (change with --pg-setting)
+    "hot_standby_feedback": "off",
+    "max_standby_streaming_delay": "30s",
 }
 
 # Known bulk-load settings: no WAL for tables created in the loading
