@@ -91,6 +91,7 @@ class Records:
         self._run = read_run_info(run_dir)
         self._plan = self._run.load_plan()
         self._cache: dict[tuple[str, str], dict[str, Resampled]] = {}
+        self._frames_read: dict[str, list[pd.DataFrame]] = {}  # one system's at a time
 
     @classmethod
     def open(
@@ -107,10 +108,15 @@ class Records:
         return records
 
     def _frames(self, system: str) -> list[pd.DataFrame]:
-        return [
-            read_requests(directory, columns=REQUEST_COLUMNS)
-            for directory in trial_dirs(self.run_dir, system)
-        ]
+        """Each trial's records of ``system`` (read once; the phases are drawn from them)."""
+        if system not in self._frames_read:
+            self._frames_read = {
+                system: [
+                    read_requests(directory, columns=REQUEST_COLUMNS)
+                    for directory in trial_dirs(self.run_dir, system)
+                ]
+            }
+        return self._frames_read[system]
 
     def metric(self, system: str, phase: str, endpoint: str, name: str) -> Resampled | None:
         key = (system, phase)
