@@ -123,7 +123,7 @@ def test_aa_runs_are_within_noise_and_a_real_change_is_found(
         f"A/A: {len(beyond)} of {len(judged)} judged latency metrics beyond noise: "
         + ", ".join(f"{r['metric']} {r['change']:+.1%}" for r in beyond)
     )
-    assert len(judged) >= 15
+    assert len(judged) >= 12  # p50 and p95 of checkout and its confirmation, the reports
     assert len(beyond) <= 0.05 * len(judged)
 
     changed = compare_runs(first, slower)
