@@ -13,6 +13,7 @@ from harness.results.files import (
     read_requests,
     read_run_info,
     read_summary,
+    trial_dirs,
 )
 
 
@@ -35,6 +36,11 @@ class RunData:
     def phase_seconds(self) -> dict[str, float]:
         return self.run.phase_seconds
 
+    @property
+    def trials(self) -> int:
+        """Trials per system; the plots over time show the first."""
+        return self.summary.trial_count
+
 
 def load_run(directory: Path) -> RunData:
     if not directory.is_dir():
@@ -42,11 +48,11 @@ def load_run(directory: Path) -> RunData:
     run = read_run_info(directory)
     summary = read_summary(directory)
     systems = {}
-    for name, data in summary.systems.items():
-        system_dir = directory / name
-        if not system_dir.is_dir():
+    for name in summary.systems:
+        if not (directory / name).is_dir():
             raise ResultsFileError(f"{directory} has no {name}/ although summary.json names it")
-        start = data.started
+        system_dir = trial_dirs(directory, name)[0]  # with trials: the first
+        start = min(window[0] for window in summary.windows(name, 1).values())
         requests = read_requests(system_dir)
         requests["t"] = requests["ts"] - start
         resources = read_optional_csv(system_dir / "resources.csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -298,10 +299,97 @@ PLOTS: dict[str, tuple[str, Callable[[RunData], Figure]]] = {
 def render_plots(data: RunData, directory: Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, (_, make) in PLOTS.items():
+    for name, (_, make) in plots_for(data).items():
         fig = make(data)
         path = directory / f"{name}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written[name] = path
     return written
+
+
+def trial_metrics(summary: Summary) -> list[tuple[str, str]]:
+    """The metrics the report shows per trial: (label, path in summary.json)."""
+    chosen = []
+    for system in summary.systems:
+        for phase in PHASES:
+            chosen.append((f"{system} {phase} checkout p95", f"{system}.{phase}.checkout.p95_ms"))
+        chosen.append(
+            (f"{system} storm dashboard p50", f"{system}.storm.dashboard_customers.p50_ms")
+        )
+    return chosen
+
+
+def trials_plot(data: RunData) -> Figure:
+    """Each trial a point, the median a bar, the interval across trials a line."""
+    summary = data.summary
+    trials = summary.trials
+    chosen = trial_metrics(summary)
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(chosen) + 1.6))
+    drawn = []
+    for row, (_label, path) in enumerate(chosen):
+        found = None if trials is None else trials.metrics.get(path)
+        if found is None:
+            continue
+        system = path.split(".", 1)[0]
+        values = [v for v in found.values if v is not None]
+        ax.scatter(values, [row] * len(values), color=_color(system), s=22, zorder=3)
+        if found.low is not None and found.high is not None:
+            ax.plot([found.low, found.high], [row, row], color=_color(system), lw=2, alpha=0.5)
+        if found.median is not None:
+            ax.plot([found.median], [row], marker="|", ms=16, mew=2, color="#222")
+        drawn.append(row)
+    ax.set_yticks(range(len(chosen)), [label for label, _ in chosen], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    level = 0 if trials is None else trials.level
+    ax.set_title(
+        f"Each trial (dots), their median (|) and the {level:.0%} interval across trials (line)"
+    )
+    ax.grid(axis="x", alpha=0.3)
+    if not drawn:
+        ax.text(0.5, 0.5, "no trials in this run", transform=ax.transAxes, ha="center")
+    fig.tight_layout()
+    return fig
+
+
+def trend_plot(trend: dict[str, Any]) -> Figure:
+    """``compare`` over several runs: each metric's trials, median and interval per run."""
+    metrics = trend["metrics"]
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 2.6 * len(metrics) + 0.6), squeeze=False)
+    names = [Path(run).name for run in trend["runs"]]
+    for ax, path in zip(axes[:, 0], metrics, strict=True):
+        points = trend["series"][path]
+        for x, point in enumerate(points):
+            values = [v for v in point["values"] if v is not None]
+            ax.scatter([x] * len(values), values, color="#2471a3", s=18, zorder=3)
+            if point["low"] is not None and point["high"] is not None:
+                ax.plot([x, x], [point["low"], point["high"]], color="#2471a3", lw=2, alpha=0.5)
+            if point["median"] is not None:
+                ax.plot([x], [point["median"]], marker="_", ms=18, mew=2, color="#222")
+        for step, next_x in zip(trend["steps"], range(1, len(points)), strict=False):
+            row = next((r for r in step["rows"] if r["metric"] == path), None)
+            if row is not None and row["verdict"] == "beyond noise":
+                ax.axvspan(next_x - 0.4, next_x + 0.4, color="#fdebd0", zorder=0)
+        ax.set_title(path, fontsize=10)
+        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=20, ha="right")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(
+        "Trend: trials (dots), median (-), interval; shaded: beyond noise from the run before"
+    )
+    fig.tight_layout()
+    return fig
+
+
+TRIAL_PLOTS: dict[str, tuple[str, Callable[[RunData], Figure]]] = {
+    "trials": (
+        "Trials: each trial's value, their median and the interval across trials",
+        trials_plot,
+    ),
+}
+
+
+def plots_for(data: RunData) -> dict[str, tuple[str, Callable[[RunData], Figure]]]:
+    """The report's plots: with several trials, the trials plot first."""
+    return {**(TRIAL_PLOTS if data.trials > 1 else {}), **PLOTS}

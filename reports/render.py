@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.results.model import Summary
 from harness.results.table import Table, lineup_table, phase_table
 from reports.data import RunData, load_run
-from reports.plots import PLOTS, REFERENCE, headline_numbers, render_plots
+from reports.plots import REFERENCE, headline_numbers, plots_for, render_plots, trial_metrics
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 0 auto;
@@ -87,6 +87,47 @@ def ratios_table(summary: Summary) -> Table:
     )
 
 
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def trials_section(summary: Summary) -> Table | None:
+    """Each key metric per trial, the median and the interval across trials (None: one trial)."""
+    trials = summary.trials
+    if trials is None:
+        return None
+    header = [
+        "metric",
+        *(f"trial {k}" for k in range(1, trials.count + 1)),
+        "median",
+        f"{trials.level:.0%} interval",
+    ]
+    rows = []
+    chosen = [(label, path, trials.metrics.get(path)) for label, path in trial_metrics(summary)]
+    chosen += [(key, key, trials.ratios.get(key)) for key in summary.ratios]
+    for label, _, found in chosen:
+        if found is None:
+            continue
+        interval = (
+            "-"
+            if found.low is None or found.high is None
+            else f"{_cell(found.low)} - {_cell(found.high)}"
+        )
+        rows.append([label, *(_cell(v) for v in found.values), _cell(found.median), interval])
+    return Table(header, rows)
+
+
+def trials_note(data: RunData) -> str:
+    trials = data.summary.trials
+    assert trials is not None
+    return (
+        f"{trials.count} trials per system, run in this order: {', '.join(trials.order)} "
+        "(interleaved, fixed by the seed; each on a fresh stack). The tables above show each "
+        f"metric's median over the trials (a value one trial measured); the interval is "
+        f"{trials.interval}. The plots over time show trial 1."
+    )
+
+
 def _caveats(data: RunData) -> list[str]:
     caveats = list(data.run.caveats)
     if not data.summary.valid:
@@ -97,7 +138,9 @@ def _caveats(data: RunData) -> list[str]:
 def render_report(directory: Path) -> dict[str, Path]:
     data = load_run(directory)
     plots = render_plots(data, directory / "plots")
+    captions = plots_for(data)
     summary, run = data.summary, data.run
+    trials = trials_section(summary)
     phases = phase_table(summary)
     lineup = lineup_table(summary, run.systems_detail) if len(summary.systems) > 1 else None
     layouts = {
@@ -130,7 +173,7 @@ def render_report(directory: Path) -> dict[str, Path]:
     figures = []
     for name, path in plots.items():
         encoded = base64.b64encode(path.read_bytes()).decode()
-        caption = PLOTS[name][0]
+        caption = captions[name][0]
         figures.append(
             f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -170,6 +213,13 @@ def render_report(directory: Path) -> dict[str, Path]:
     }
 <h2>Ratios</h2>
 {html_table(ratios)}
+{
+        ""
+        if trials is None
+        else "<h2>Trials</h2>"
+        + html_table(trials)
+        + f'<p class="note">{html.escape(trials_note(data))}</p>'
+    }
 <h2>Plots</h2>
 {"".join(figures)}
 <h2>Configuration of both sides</h2>
@@ -208,9 +258,10 @@ def render_report(directory: Path) -> dict[str, Path]:
         "",
         md_table(ratios),
         "",
+        *([] if trials is None else ["## Trials", "", md_table(trials), "", trials_note(data), ""]),
         "## Plots",
         "",
-        *(f"- [{PLOTS[name][0]}](plots/{path.name})" for name, path in plots.items()),
+        *(f"- [{captions[name][0]}](plots/{path.name})" for name, path in plots.items()),
         "",
         "## Caveats",
         "",

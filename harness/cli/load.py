@@ -71,6 +71,15 @@ def run_command(
         list[str] | None,
         typer.Option("--target", metavar="NAME=URL", help="Also drive an already-running system."),
     ] = None,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            min=1,
+            help="Trials per system, interleaved in an order fixed by the seed (ABBA), "
+            "each on a fresh stack; compare and gates judge change against their variation.",
+        ),
+    ] = 1,
     provider: ProviderOpt = ProviderKind.AUTO,
     pg_setting: PgSettingOpt = None,
     pg_bin_dir: PgBinDirOpt = None,
@@ -81,8 +90,9 @@ def run_command(
     """The Black Friday run: each system in turn gets the same data and the same load.
 
     Writes runs/<timestamp>-<profile>/ with run.json, raw per-request records,
-    samples and summary.json, and prints the summary table.
-    Example: cqrs-bench run --profile smoke
+    samples and summary.json, and prints the summary table. With --repeat N,
+    each system runs N interleaved trials (raw files in <system>/trial-<k>/).
+    Example: cqrs-bench run --profile smoke --repeat 3
     """
     from dataclasses import replace
 
@@ -125,6 +135,7 @@ def run_command(
         workers=workers,
         targets=targets,
         cpu_layout=validate_layout(cpu_layout),
+        repeat=repeat,
     )
     run_dir, summary = run_benchmark(config)
     render_report(run_dir)

@@ -33,23 +33,54 @@ def report_command(run_dir: RunDirArg) -> None:
 def compare_command(
     run_a: RunDirArg,
     run_b: RunDirArg,
+    more: Annotated[
+        list[Path] | None,
+        typer.Argument(help="More runs, oldest first: a trend of --metric across all of them."),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="With more than two runs: a metric to follow (repeatable), e.g. "
+            "cqrs.storm.checkout.p95_ms [default: checkout p95 and dashboard p50 in the storm].",
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="With more than two runs: the trend as PNG.")
+    ] = None,
     html_out: Annotated[
         Path | None, typer.Option("--html", help="Write the comparison as HTML here too.")
     ] = None,
+    level: Annotated[
+        float,
+        typer.Option("--level", min=0.5, max=0.999, help="Confidence of the verdicts' intervals."),
+    ] = 0.99,
     json_output: JsonOpt = False,
 ) -> None:
-    """Two runs side by side: every metric, its change, and whether it exceeds the noise.
+    """Runs side by side: every metric, its change, its interval and whether it is beyond noise.
 
+    With trials on both sides (run --repeat N) noise is the variation across
+    trials; with one trial, a block bootstrap of the per-request records. With
+    more than two runs (oldest first): the trend of chosen metrics across them.
     Example: cqrs-bench compare runs/A runs/B --html compare.html
     """
-    from harness.cli.views import render_compare
-    from harness.results.compare import compare_runs
-    from reports.compare import write_compare_html
+    from harness.cli.views import render_compare, render_trend
+    from harness.results.compare import compare_runs, compare_trend
+    from reports.compare import write_compare_html, write_trend_html, write_trend_plot
 
-    report = compare_runs(run_a, run_b)
+    runs = [run_a, run_b, *(more or [])]
+    if len(runs) == 2 and not metric and plot is None:
+        report = compare_runs(run_a, run_b, level=level)
+        if html_out is not None:
+            write_compare_html(report, html_out)
+        output(report, json_output, render_compare)
+        return
+    trend = compare_trend(runs, metric or [], level=level)
+    if plot is not None:
+        write_trend_plot(trend, plot)
     if html_out is not None:
-        write_compare_html(report, html_out)
-    output(report, json_output, render_compare)
+        write_trend_html(trend, html_out)
+    output(trend, json_output, render_trend)
 
 
 @app.command("gate")

@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from harness.core.console import human
-from harness.results.compare import change_text, value_text, verdict_text
+from harness.results.compare import change_text, interval_text, value_text, verdict_text
 from harness.results.model import Summary
 from harness.results.table import TERMINAL_ENDPOINTS, lineup_table, phase_table
 from harness.results.table import Table as ResultsTable
@@ -124,8 +124,11 @@ def render_projector_calibration(report: dict[str, Any]) -> None:
 
 
 def render_compare(report: dict[str, Any]) -> None:
-    table = Table(title="A vs B")
-    for column in ("metric", "A", "B", "change", "beyond noise"):
+    table = Table(
+        title=f"A ({report['a_trials']} trial(s)) vs B ({report['b_trials']} trial(s)): "
+        f"noise from {report['method']}, {report['level']:.0%} intervals"
+    )
+    for column in ("metric", "A", "B", "change", "interval", "verdict"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for row in report["metrics"]:
         table.add_row(
@@ -133,9 +136,36 @@ def render_compare(report: dict[str, Any]) -> None:
             value_text(row["a"]),
             value_text(row["b"]),
             change_text(row),
+            interval_text(row),
             verdict_text(row),
         )
-    human.print(table, width=max(human.width, 120))
+    human.print(table, width=max(human.width, 140))
+    human.print(
+        f"{report['beyond']} of {report['judged']} judged metrics beyond noise "
+        f"({len(report['metrics']) - report['judged']} unknown: too few samples or trials, "
+        "or nothing to resample)"
+    )
+
+
+def render_trend(trend: dict[str, Any]) -> None:
+    for path in trend["metrics"]:
+        table = Table(title=path)
+        for column in ("run", "trials", "median", "interval", "change from previous", "verdict"):
+            table.add_column(column, justify="left" if column == "run" else "right")
+        previous: list[dict[str, Any] | None] = [None]
+        for step in trend["steps"]:
+            previous.append(next((r for r in step["rows"] if r["metric"] == path), None))
+        for point, row in zip(trend["series"][path], previous, strict=True):
+            low, high = point["low"], point["high"]
+            table.add_row(
+                point["run"],
+                str(point["trials"]),
+                value_text(point["median"]),
+                "-" if low is None or high is None else f"{low:,.2f} - {high:,.2f}",
+                "-" if row is None else f"{change_text(row)} {interval_text(row)}",
+                "-" if row is None else verdict_text(row),
+            )
+        human.print(table, width=max(human.width, 140))
 
 
 def render_gates(result: dict[str, Any]) -> None:

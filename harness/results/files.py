@@ -58,15 +58,15 @@ def read_run_info(run_dir: Path) -> RunInfo:
     return RunInfo.from_json(data, str(path))
 
 
-def read_requests(directory: Path) -> pd.DataFrame:
-    """Every request of one system, from all its Locust processes' ``requests-*.csv``."""
+def read_requests(directory: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every request of one system, from all its Locust processes' ``requests-*.csv``
+    (``columns``: only these)."""
     # a process's file is empty only in the instant between its creation and its header
     files = sorted(f for f in directory.glob("requests-*.csv") if f.stat().st_size > 0)
     if not files:
         raise ResultsFileError(f"{directory} holds no requests-*.csv: the run recorded nothing")
-    frames = [
-        pd.read_csv(f, dtype={"kind": "string", "phase": "string", "name": "string"}) for f in files
-    ]
+    types = {"kind": "string", "phase": "string", "name": "string"}
+    frames = [pd.read_csv(f, dtype=types, usecols=columns) for f in files]
     frame = pd.concat(frames, ignore_index=True)
     frame["kind"] = frame["kind"].fillna("")
     return frame
@@ -84,3 +84,25 @@ def read_clock_start(directory: Path) -> float | None:
     """When the first Locust process of a system started its phase clock (epoch seconds)."""
     starts = [json.loads(f.read_text())["started"] for f in directory.glob("clock-*.json")]
     return min(starts) if starts else None
+
+
+TRIAL_PREFIX = "trial-"
+
+
+def trial_dir(run_dir: Path, system: str, trial: int, repeat: int) -> Path:
+    """Where one trial of a system keeps its raw files: ``<system>/`` for a single trial,
+    ``<system>/trial-<k>/`` with ``run --repeat N``."""
+    return run_dir / system if repeat == 1 else run_dir / system / f"{TRIAL_PREFIX}{trial}"
+
+
+def trial_dirs(run_dir: Path, system: str) -> list[Path]:
+    """Every trial directory of a system, in trial order (``<system>/`` alone for one trial)."""
+    directory = run_dir / system
+    trials = [
+        path
+        for path in directory.glob(f"{TRIAL_PREFIX}*")
+        if path.is_dir() and path.name[len(TRIAL_PREFIX) :].isdigit()
+    ]
+    if not trials or any(directory.glob("requests-*.csv")):
+        return [directory]
+    return sorted(trials, key=lambda path: int(path.name[len(TRIAL_PREFIX) :]))

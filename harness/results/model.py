@@ -508,16 +508,7 @@ class SystemSummary:
             raise ResultsFileError(
                 f"{node.source}: key {node.path('phases')}.{missing[0]} is missing"
             )
-        windows = node.child("phase_windows")
-        phase_windows = {}
-        for name, value in windows.data.items():
-            if (
-                not isinstance(value, list)
-                or len(value) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-            ):
-                raise windows.wrong(name, "[start, end] in epoch seconds", value)
-            phase_windows[name] = (value[0], value[1])
+        phase_windows = _windows(node.child("phase_windows"))
         return cls(
             phases=phases,
             phase_windows=phase_windows,
@@ -552,6 +543,118 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class TrialValues:
+    """One metric over the trials of a run: each trial's value, their median, an interval.
+
+    ``values`` are in trial order (None: that trial could not measure it);
+    ``median`` is the nearest-rank median (a value one trial measured), None
+    unless every trial has the value; ``low``/``high`` bound the metric's
+    typical value at the run's ``Trials.level`` (None with fewer than two).
+    """
+
+    values: tuple[float | None, ...]
+    median: float | None
+    low: float | None = None
+    high: float | None = None
+
+    @classmethod
+    def read(cls, node: _Reader) -> TrialValues:
+        raw = node.raw("values")
+        if not isinstance(raw, list) or not all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in raw
+        ):
+            raise node.wrong("values", "a list of numbers or nulls", raw)
+        return cls(
+            values=tuple(None if v is None else float(v) for v in raw),
+            median=node.nullable_number("median"),
+            low=node.optional_number("low"),
+            high=node.optional_number("high"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "values": list(self.values),
+            "median": self.median,
+            "low": self.low,
+            "high": self.high,
+        }
+
+
+@dataclass(frozen=True)
+class Trials:
+    """A run of several trials per system (``run --repeat N``).
+
+    ``order`` is the order the trials ran in (``"baseline/1"``, ``"cqrs/1"``,
+    ...; interleaved, fixed by the seed). ``metrics`` holds every path of
+    :meth:`Summary.metrics` over the trials, ``ratios`` every ratio; the
+    summary's own values are their medians. ``phase_windows`` gives each
+    system's phase windows per trial (epoch seconds), ``valid`` each trial's
+    validity.
+    """
+
+    count: int
+    order: tuple[str, ...]
+    level: float
+    interval: str
+    metrics: Mapping[str, TrialValues]
+    ratios: Mapping[str, TrialValues]
+    phase_windows: Mapping[str, tuple[Mapping[str, tuple[float, float]], ...]]
+    valid: tuple[bool, ...]
+
+    @classmethod
+    def read(cls, node: _Reader) -> Trials:
+        windows: dict[str, tuple[Mapping[str, tuple[float, float]], ...]] = {}
+        for system, per_system in node.child("phase_windows").data.items():
+            if not isinstance(per_system, list):
+                raise node.wrong(f"phase_windows.{system}", "a list (one per trial)", per_system)
+            windows[system] = tuple(
+                _windows(_Reader(node.source, f"{node.path('phase_windows')}.{system}", w))
+                for w in per_system
+            )
+        valid = node.raw("valid")
+        if not isinstance(valid, list) or not all(isinstance(v, bool) for v in valid):
+            raise node.wrong("valid", "a list of true or false", valid)
+        return cls(
+            count=node.integer("count"),
+            order=node.texts("order"),
+            level=node.number("level"),
+            interval=node.text("interval"),
+            metrics={name: TrialValues.read(n) for name, n in node.children("metrics")},
+            ratios={name: TrialValues.read(n) for name, n in node.children("ratios")},
+            phase_windows=windows,
+            valid=tuple(valid),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "order": list(self.order),
+            "level": self.level,
+            "interval": self.interval,
+            "metrics": {name: v.to_json() for name, v in self.metrics.items()},
+            "ratios": {name: v.to_json() for name, v in self.ratios.items()},
+            "phase_windows": {
+                system: [{phase: list(w) for phase, w in trial.items()} for trial in per_system]
+                for system, per_system in self.phase_windows.items()
+            },
+            "valid": list(self.valid),
+        }
+
+
+def _windows(windows: _Reader) -> dict[str, tuple[float, float]]:
+    found = {}
+    for name, value in windows.data.items():
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
+            raise windows.wrong(name, "[start, end] in epoch seconds", value)
+        found[name] = (value[0], value[1])
+    return found
+
+
+@dataclass(frozen=True)
 class Summary:
     """``summary.json``: per system and phase, the numbers of DESIGN.md; validity; ratios."""
 
@@ -559,6 +662,8 @@ class Summary:
     invalid_reasons: tuple[str, ...]
     systems: Mapping[str, SystemSummary]
     ratios: Mapping[str, float]
+    # with several trials per system (run --repeat N): every metric per trial; else None
+    trials: Trials | None = None
 
     SCHEMA_VERSION: ClassVar[int] = SUMMARY_SCHEMA_VERSION
 
@@ -567,21 +672,44 @@ class Summary:
         """Validate and read; ``source`` (the file) is named in every error."""
         _check_version(source, data, cls.SCHEMA_VERSION)
         node = _Reader(source, "", data)
+        trials = node.maybe_child("trials")
         return cls(
             valid=node.boolean("valid"),
             invalid_reasons=node.texts("invalid_reasons"),
             systems={name: SystemSummary.read(n) for name, n in node.children("systems")},
             ratios=node.numbers("ratios"),
+            trials=None if trials is None else Trials.read(trials),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema_version": self.SCHEMA_VERSION,
             "valid": self.valid,
             "invalid_reasons": list(self.invalid_reasons),
             "systems": {name: system.to_json() for name, system in self.systems.items()},
             "ratios": dict(self.ratios),
         }
+        if self.trials is not None:
+            data["trials"] = self.trials.to_json()
+        return data
+
+    @property
+    def trial_count(self) -> int:
+        """Trials per system: 1 for a run without ``--repeat``."""
+        return 1 if self.trials is None else self.trials.count
+
+    def trial_values(self, path: str) -> tuple[float | None, ...]:
+        """A metric's value in each trial (one value for a single-trial run)."""
+        if self.trials is None:
+            return (self.metrics().get(path),)
+        found = self.trials.metrics.get(path)
+        return (None,) * self.trials.count if found is None else found.values
+
+    def windows(self, system: str, trial: int = 1) -> Mapping[str, tuple[float, float]]:
+        """A system's phase windows (epoch seconds) in trial ``trial`` (1-based)."""
+        if self.trials is not None and system in self.trials.phase_windows:
+            return self.trials.phase_windows[system][trial - 1]
+        return self.systems[system].phase_windows
 
     def metric_items(self) -> Iterator[Metric]:
         """Every number of every system and phase, with its path."""
@@ -624,6 +752,7 @@ RUN_KEYS = (
     "caveats",
     "systems_detail",
     "finished_at",
+    "trials",
 )
 
 
@@ -652,6 +781,9 @@ class RunInfo:
     systems_detail: Mapping[str, Mapping[str, Any]]
     finished_at: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # run --repeat N: trials per system, and the order they ran in ("baseline/1", ...)
+    repeat: int = 1
+    trial_order: tuple[str, ...] = ()
 
     SCHEMA_VERSION: ClassVar[int] = RUN_SCHEMA_VERSION
 
@@ -683,6 +815,7 @@ class RunInfo:
             systems_detail=node.objects("systems_detail"),
             finished_at=node.optional_text("finished_at") if node.has("finished_at") else None,
             extra={key: value for key, value in node.data.items() if key not in RUN_KEYS},
+            **_run_trials(node),
         )
         plan = node.child("plan")
         phase_seconds = plan.child("phase_seconds")
@@ -716,6 +849,8 @@ class RunInfo:
         }
         if self.finished_at is not None:
             data["finished_at"] = self.finished_at
+        if self.repeat > 1:
+            data["trials"] = {"count": self.repeat, "order": list(self.trial_order)}
         data.update(self.extra)
         return data
 
@@ -725,3 +860,14 @@ class RunInfo:
     @property
     def phase_seconds(self) -> dict[str, float]:
         return {name: float(seconds) for name, seconds in self.load_plan().phase_seconds.items()}
+
+
+def _run_trials(node: _Reader) -> dict[str, Any]:
+    """``run.json``'s ``trials`` (absent: one trial per system, the files in ``<system>/``)."""
+    trials = node.maybe_child("trials")
+    if trials is None:
+        return {}
+    count = trials.integer("count")
+    if count < 1:
+        raise trials.wrong("count", "a positive integer", count)
+    return {"repeat": count, "trial_order": trials.texts("order")}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from harness.results.files import (
     read_optional_csv,
     read_requests,
     read_run_info,
+    trial_dir,
 )
 from harness.results.model import (
     ENDPOINTS,
@@ -47,8 +49,11 @@ from harness.results.model import (
     PhaseSummary,
     ReportsDriver,
     ResultsFileError,
+    RunInfo,
     Summary,
     SystemSummary,
+    Trials,
+    TrialValues,
 )
 from scenarios.plan import PHASES, LoadPlan
 
@@ -72,6 +77,19 @@ def phase_windows(plan: LoadPlan, start: float) -> dict[str, tuple[float, float]
     return windows
 
 
+def latency_values(
+    rows: pd.DataFrame, *, open_model: bool = False, timeout_ms: float = 0.0
+) -> np.ndarray[Any, Any]:
+    """The latencies (ms) an endpoint's percentiles run over: for open-model endpoints a
+    dropped or timed-out arrival counts as (at least) the client timeout."""
+    latency_ms: np.ndarray[Any, Any] = rows["latency_us"].to_numpy() / 1000.0
+    if open_model:
+        kinds = rows["kind"]
+        unanswered = ((kinds == "dropped") | (kinds == "timeout")).to_numpy()
+        latency_ms = np.where(unanswered, np.maximum(latency_ms, timeout_ms), latency_ms)
+    return latency_ms
+
+
 def endpoint_stats(
     rows: pd.DataFrame, seconds: float, *, open_model: bool = False, timeout_ms: float = 0.0
 ) -> EndpointStats:
@@ -79,12 +97,10 @@ def endpoint_stats(
     count = len(rows)
     ok = int(rows["ok"].sum())
     kinds = rows["kind"]
-    latency_ms = rows["latency_us"].to_numpy() / 1000.0
-    answered_ms = latency_ms[(kinds != "dropped") & (kinds != "timeout")]
-    if open_model:
-        # a request never answered took at least the whole client timeout
-        unanswered = ((kinds == "dropped") | (kinds == "timeout")).to_numpy()
-        latency_ms = np.where(unanswered, np.maximum(latency_ms, timeout_ms), latency_ms)
+    answered_ms = (rows["latency_us"].to_numpy() / 1000.0)[
+        ((kinds != "dropped") & (kinds != "timeout")).to_numpy()
+    ]
+    latency_ms = latency_values(rows, open_model=open_model, timeout_ms=timeout_ms)
     values = stats.percentiles(latency_ms, list(PERCENTILES.values()))
     found = dict(zip(PERCENTILES, values, strict=True))
     answered = None
@@ -441,15 +457,25 @@ def ratios(systems: Mapping[str, SystemSummary]) -> dict[str, float]:
 
 
 def summarize_run(run_dir: Path) -> Summary:
+    """``summary.json`` of a run; with ``--repeat N``, every trial summarized, then combined."""
     run = read_run_info(run_dir)
+    if run.repeat == 1:
+        return summarize_trial(run_dir, run, 1)
+    trials = [summarize_trial(run_dir, run, k) for k in range(1, run.repeat + 1)]
+    return combine_trials(trials, run.trial_order)
+
+
+def summarize_trial(run_dir: Path, run: RunInfo, trial: int) -> Summary:
+    """One trial of every system (the whole run when it has one trial)."""
     plan = run.load_plan()
     systems: dict[str, SystemSummary] = {}
     reasons: list[str] = []
     for system in run.systems:
-        directory = run_dir / system
+        directory = trial_dir(run_dir, system, trial, run.repeat)
         if not directory.is_dir():
             raise ResultsFileError(
-                f"run directory {run_dir} has no {system}/: the run is truncated"
+                f"run directory {run_dir} has no {directory.relative_to(run_dir)}/: "
+                "the run is truncated"
             )
         pids = run.systems_detail.get(system, {}).get("pids") or {}
         systems[system] = summarize_system(directory, plan, cpu_unavailable(run.provider, pids))
@@ -461,9 +487,93 @@ def summarize_run(run_dir: Path) -> Summary:
             + ", ".join(sorted(fingerprints))
             + ")"
         )
+    if run.repeat > 1:
+        reasons = [f"trial {trial}: {reason}" for reason in reasons]
     return Summary(
         valid=not reasons,
         invalid_reasons=tuple(reasons),
         systems=systems,
         ratios=ratios(systems),
+    )
+
+
+# --- several trials: medians, per-trial values, intervals ----------------------------------
+
+
+def _median_json(items: list[Any]) -> Any:
+    """The trials' JSON merged: each number the trials' nearest-rank median (None if any
+    trial lacks it), keys every trial has, texts the trials agree on."""
+    first = items[0]
+    if isinstance(first, dict):
+        keys = [key for key in first if all(isinstance(i, dict) and key in i for i in items)]
+        return {key: _median_json([item[key] for item in items]) for key in keys}
+    if isinstance(first, bool):
+        return all(items)
+    if first is None or isinstance(first, int | float):
+        if any(item is None or isinstance(item, bool) for item in items):
+            return None
+        return stats.median(items)
+    if isinstance(first, list):
+        if all(isinstance(v, str) for item in items for v in item):
+            return sorted(set().union(*items))
+        return first
+    return first if all(item == first for item in items) else None
+
+
+def _trial_values(values: list[float | None]) -> TrialValues:
+    if any(v is None for v in values):
+        return TrialValues(tuple(values), None)
+    present = [float(v) for v in values if v is not None]
+    low, high = stats.trial_interval(present, stats.SUMMARY_LEVEL)
+    return TrialValues(tuple(values), stats.median(present), round(low, 6), round(high, 6))
+
+
+def combine_trials(trials: list[Summary], order: tuple[str, ...] = ()) -> Summary:
+    """One summary from N trials of each system: its values are the trials' medians (each
+    a value one trial measured), ``trials`` holds every metric per trial with its interval."""
+    systems = _median_json([{n: s.to_json() for n, s in t.systems.items()} for t in trials])
+    for system in systems.values():
+        for phase in system["phases"].values():
+            for endpoint in phase["endpoints"].values():
+                endpoint["insufficient"] = [
+                    name for name in PERCENTILES if endpoint[name] is None and endpoint["count"]
+                ]
+    per_trial = [t.metrics() for t in trials]
+    paths = list(dict.fromkeys(path for metrics in per_trial for path in metrics))
+    metrics = {path: _trial_values([m.get(path) for m in per_trial]) for path in paths}
+    ratio_keys = list(dict.fromkeys(key for t in trials for key in t.ratios))
+    ratio_values = {key: _trial_values([t.ratios.get(key) for t in trials]) for key in ratio_keys}
+    reasons = [reason for t in trials for reason in t.invalid_reasons]
+    prints = {
+        s.traffic_fingerprint for t in trials for s in t.systems.values() if s.traffic_fingerprint
+    }
+    if len(prints) > 1:
+        reasons.append(
+            "the trials received different traffic (fingerprints " + ", ".join(sorted(prints)) + ")"
+        )
+    summary_json = {
+        "schema_version": Summary.SCHEMA_VERSION,
+        "valid": not reasons,
+        "invalid_reasons": reasons,
+        "systems": systems,
+        "ratios": {
+            key: value.median for key, value in ratio_values.items() if value.median is not None
+        },
+    }
+    combined = Summary.from_json(summary_json, "the trials' combined summary")
+    return replace(
+        combined,
+        trials=Trials(
+            count=len(trials),
+            order=order,
+            level=stats.SUMMARY_LEVEL,
+            interval="Student t across trials on log values (on values when one is 0)",
+            metrics=metrics,
+            ratios=ratio_values,
+            phase_windows={
+                name: tuple(t.systems[name].phase_windows for t in trials if name in t.systems)
+                for name in combined.systems
+            },
+            valid=tuple(t.valid for t in trials),
+        ),
     )

@@ -4,13 +4,19 @@ The run directory is written as it goes: ``run.json`` first (status
 ``running``), each system's raw files, then ``summary.json`` and status
 ``complete``. An interrupted run is marked ``incomplete``, and nothing it
 started is left running.
+
+With ``repeat`` N > 1 each system runs N trials, interleaved in an order fixed
+by the seed (:func:`trial_order`: ABBA for two systems), each on a fresh stack
+from the cached dataset; a trial's raw files go to ``<system>/trial-<k>/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +31,7 @@ from harness.core.polling import TimeoutWaiting
 from harness.profiles import LoadProfile
 from harness.providers import ProviderConfig
 from harness.providers.binaries import find_binaries
-from harness.results.files import write_run_info, write_summary
+from harness.results.files import trial_dir, write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
 from harness.run.provenance import git_sha, machine, versions
@@ -62,6 +68,21 @@ class RunConfig:
     targets: tuple[tuple[str, str], ...] = ()  # (system, url) already running elsewhere
     progress: bool = True
     cpu_layout: str = SPLIT
+    repeat: int = 1  # trials per system
+
+
+def trial_order(names: Sequence[str], repeat: int, seed: int) -> list[tuple[str, int]]:
+    """Which system runs which trial when: every round runs each system once; the first
+    round's order is drawn from the seed and every other round runs it backwards (ABBA
+    for two systems), so drift over time falls on both sides alike. One trial: as given."""
+    first = list(names)
+    if repeat > 1:
+        random.Random(seed).shuffle(first)
+    order: list[tuple[str, int]] = []
+    for trial in range(1, repeat + 1):
+        ordered = first if trial % 2 == 1 else first[::-1]
+        order.extend((name, trial) for name in ordered)
+    return order
 
 
 def make_plan(config: RunConfig, record_dir: Path) -> LoadPlan:
@@ -111,15 +132,30 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
             }
         },
     )
+    order = trial_order(names, config.repeat, config.spec.seed)
+    if config.repeat > 1:
+        info = replace(
+            info,
+            repeat=config.repeat,
+            trial_order=tuple(f"{name}/{trial}" for name, trial in order),
+        )
     write_run_info(run_dir, info)
     details: dict[str, dict[str, Any]] = {}
+    kinds = {s.value: s for s in config.systems}
+    urls = dict(config.targets)
     try:
-        for system in config.systems:
-            details[system.value] = _run_system(config, run_dir, system, plan)
-            info = replace(info, systems_detail=dict(details))
-            write_run_info(run_dir, info)
-        for name, url in config.targets:
-            details[name] = _drive(config, run_dir / name, plan, url, None, {}, {})
+        for name, trial in order:
+            directory = trial_dir(run_dir, name, trial, config.repeat)
+            if config.repeat > 1:
+                human.print(f"[bold]trial {trial} of {config.repeat}[/]")
+            if name in kinds:
+                detail = _run_system(config, directory, kinds[name], plan)
+            else:
+                detail = _drive(config, directory, plan, urls[name], None, {}, {})
+            if config.repeat > 1:
+                trials = [*details.get(name, {}).get("trials", []), detail]
+                detail = {**detail, "trials": trials}
+            details[name] = detail
             info = replace(info, systems_detail=dict(details))
             write_run_info(run_dir, info)
         summary = summarize_run(run_dir)
@@ -143,7 +179,7 @@ def _pg_version(config: RunConfig) -> str | None:
 
 
 def _run_system(
-    config: RunConfig, run_dir: Path, system: SystemKind, plan: LoadPlan
+    config: RunConfig, directory: Path, system: SystemKind, plan: LoadPlan
 ) -> dict[str, Any]:
     human.print(f"[bold]{system.value}[/]: starting databases and app")
     stack_config = StackConfig(
@@ -159,11 +195,9 @@ def _run_system(
         components = {name: pid for name, pid in stack.state.pids.items() if pid}
         databases = {name: c.endpoint.dsn for name, c in stack.clusters.items()}
         seeded_orders = last_order_id(databases[topology.seeded])
-        detail = _drive(
-            config, run_dir / system.value, plan, stack.url, stack, components, databases
-        )
+        detail = _drive(config, directory, plan, stack.url, stack, components, databases)
         if topology.projector:
-            _dump_projection_lag(stack, run_dir / system.value, seeded_orders)
+            _dump_projection_lag(stack, directory, seeded_orders)
         detail["dataset"] = stack.state.dataset
         detail["pids"] = stack.state.pids
         detail["topology"] = {

@@ -224,7 +224,9 @@ def test_regression_without_records_cannot_claim_noise(tmp_path: Path) -> None:
     result = run_gates(GateConfig(current, rules, baseline_run=saved))
     regressed = next(r for r in result["rules"] if r["name"].endswith("cqrs.storm.checkout.p95_ms"))
     assert regressed["passed"] is False
-    assert regressed["detail"] == "150 > 110 (100 + 10%)"
+    assert regressed["detail"] == (
+        "150 > 110 (100 + 10%); the noise is unknown (too few samples, trials or records)"
+    )
     unchanged = next(r for r in result["rules"] if r["name"].startswith("regression: baseline"))
     assert unchanged["passed"] is True
 

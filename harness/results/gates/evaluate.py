@@ -17,6 +17,8 @@ from harness.results.gates.rules import (
     lookup,
     why_absent,
 )
+from harness.results.model import Summary
+from harness.results.stats import UNKNOWN, WITHIN
 
 DEFAULT_GATES = Path(__file__).with_name("default.toml")
 
@@ -32,12 +34,21 @@ class GateConfig:
 
 
 def regression_outcomes(gates: GateFile, run_dir: Path, baseline_run: Path) -> list[Outcome]:
-    from harness.results.compare import compare_runs
+    """Each regression metric: grown past ``max_increase`` and (when required) beyond the
+    noise, judged as ``compare`` judges it (across trials, or a block bootstrap)."""
+    from harness.results.compare import change_text, compare_runs, interval_text
 
-    comparison = {row["metric"]: row for row in compare_runs(baseline_run, run_dir)["metrics"]}
     current, previous = read_summary(run_dir), read_summary(baseline_run)
-    outcomes = []
     regression = gates.regression
+    paths = [
+        ".".join((system, phase, *metric))
+        for system in set(current.systems) & set(previous.systems)
+        for phase in regression.phases
+        for metric in regression.metrics
+    ]
+    report = compare_runs(baseline_run, run_dir, only=paths)
+    comparison = {row["metric"]: row for row in report["metrics"]}
+    outcomes = []
     for system in sorted(set(current.systems) & set(previous.systems)):
         for phase in regression.phases:
             for metric in regression.metrics:
@@ -57,21 +68,40 @@ def regression_outcomes(gates: GateFile, run_dir: Path, baseline_run: Path) -> l
                     continue
                 limit = before * (1 + regression.max_increase)
                 grew = now > limit
-                beyond = comparison.get(f"{system}.{phase}.{'.'.join(metric)}", {}).get(
-                    "beyond_noise"
-                )
-                failed = grew and (beyond is not False if regression.require_beyond_noise else True)
+                row = comparison.get(f"{system}.{phase}.{'.'.join(metric)}")
+                verdict = UNKNOWN if row is None else row["verdict"]
+                # grown past the limit fails unless the noise says it may be chance
+                failed = grew and (verdict != WITHIN if regression.require_beyond_noise else True)
                 detail = ""
+                noise = (
+                    ""
+                    if row is None
+                    else f"{row['method']}: change {change_text(row)}, interval "
+                    f"{interval_text(row)}, {verdict}"
+                )
                 if grew and not failed:
-                    detail = "grew past the limit but within run-to-run noise"
+                    detail = f"grew past the limit but within run-to-run noise ({noise})"
                 elif failed:
                     detail = f"{now:g} > {limit:g} ({before:g} + {regression.max_increase:.0%})"
+                    if verdict == UNKNOWN:
+                        detail += "; the noise is unknown (too few samples, trials or records)"
                 outcomes.append(
                     Outcome(
                         name, not failed, f"{now:g}", f"<= {limit:g} (baseline {before:g})", detail
                     )
                 )
     return outcomes
+
+
+def _trials_outcome(label: str, summary: Summary, needed: int) -> Outcome:
+    count = summary.trial_count
+    return Outcome(
+        f"{label} has at least {needed} trials per system",
+        count >= needed,
+        str(count),
+        f">= {needed}",
+        "" if count >= needed else f"{count} trial(s): run it with --repeat {needed}",
+    )
 
 
 def run_gates(config: GateConfig) -> dict[str, Any]:
@@ -88,6 +118,11 @@ def run_gates(config: GateConfig) -> dict[str, Any]:
             "; ".join(summary.invalid_reasons),
         )
     )
+    if gates.min_trials is not None:
+        outcomes.append(_trials_outcome("this run", summary, gates.min_trials))
+        if config.baseline_run is not None:
+            previous = read_summary(config.baseline_run)
+            outcomes.append(_trials_outcome("baseline run", previous, gates.min_trials))
     if config.baseline_run is not None:
         outcomes.extend(regression_outcomes(gates, config.run_dir, config.baseline_run))
     result = {

@@ -77,6 +77,7 @@ class GateFile:
     rules: tuple[Rule, ...]
     regression: Regression = field(default_factory=Regression)
     allow_invalid: bool = False
+    min_trials: int | None = None  # runs (and the --baseline run) need this many trials
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -167,7 +168,7 @@ def load_gates(path: Path, systems: set[str]) -> GateFile:
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not all(isinstance(r, str) for r in raw_rules):
         raise BadInput(f"{path}: 'rules' must be a list of strings")
-    unknown = set(data) - {"rules", "regression", "allow_invalid"}
+    unknown = set(data) - {"rules", "regression", "allow_invalid", "min_trials"}
     if unknown:
         key = sorted(unknown)[0]
         raise BadInput(f"{path}: line {_line_of(text, key)}: unknown key {key!r}")
@@ -193,7 +194,14 @@ def load_gates(path: Path, systems: set[str]) -> GateFile:
             require_beyond_noise=bool(section.get("require_beyond_noise", True)),
             phases=phases,
         )
-    return GateFile(path, rules, regression, bool(data.get("allow_invalid", False)))
+    min_trials = data.get("min_trials")
+    if min_trials is not None and (
+        isinstance(min_trials, bool) or not isinstance(min_trials, int) or min_trials < 1
+    ):
+        raise BadInput(
+            f"{path}: line {_line_of(text, 'min_trials')}: min_trials must be a positive integer"
+        )
+    return GateFile(path, rules, regression, bool(data.get("allow_invalid", False)), min_trials)
 
 
 def lookup(summary: Summary, system: str, phase: str, rest: tuple[str, ...]) -> float | None:
