@@ -193,3 +193,18 @@ def render_driver_calibration(report: dict[str, Any]) -> None:
 
 def _maybe(value: float | None) -> str:
     return "-" if value is None else f"{value:,.3g}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def render_image_build(report: dict[str, Any]) -> None:
+    verb = "present, reused" if report["reused"] else "built"
+    human.print(
+        f"image [bold]{report['tag']}[/] {verb} ({report['size_mib']:,} MiB, "
+        f"PostgreSQL {report['postgresql']}, {report['id'][:19]})"
+    )
+    seconds = report["seconds"]
+    if seconds:
+        human.print(
+            f"  debootstrap {seconds['debootstrap']} s, import {seconds['import']} s, "
+            f"total {seconds['total']} s"
+        )
+    human.print(f"  use it with: cqrs-bench run {report['use']}", markup=False)
