@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    DockerCpusOpt,
+    DockerImageOpt,
+    DockerMemoryOpt,
+    DockerNetworkOpt,
     DsnOpt,
     JsonOpt,
     OrdersOpt,
@@ -24,7 +28,8 @@ from harness.cli.app import (
 )
 from harness.core.console import emit_json
 from harness.core.errors import BadInput
-from harness.providers import ProviderKind
+from harness.providers import DockerNetwork, ProviderKind
+from harness.providers.docker import DEFAULT_IMAGE
 from harness.providers.external import parse_dsn_option
 from harness.stack.stacks import SystemKind
 
@@ -68,6 +73,10 @@ def run_command(
     pg_setting: PgSettingOpt = None,
     pg_bin_dir: PgBinDirOpt = None,
     dsn: DsnOpt = None,
+    docker_image: DockerImageOpt = DEFAULT_IMAGE,
+    docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """The Black Friday run: each system in turn gets the same data and the same load.
@@ -105,7 +114,17 @@ def run_command(
     }
     load = replace(load, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     config = RunConfig(
-        provider=provider_config(provider, pg_setting, pg_bin_dir, None, dsn),
+        provider=provider_config(
+            provider,
+            pg_setting,
+            pg_bin_dir,
+            None,
+            dsn,
+            docker_cpus,
+            docker_memory,
+            docker_image=docker_image,
+            docker_network=docker_network,
+        ),
         profile=profile,
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         load=load,
@@ -135,6 +154,10 @@ def ui_command(
     ] = None,
     provider: ProviderOpt = ProviderKind.AUTO,
     pg_bin_dir: PgBinDirOpt = None,
+    docker_image: DockerImageOpt = DEFAULT_IMAGE,
+    docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system and the Locust web UI on 127.0.0.1 with the scenarios preloaded.
@@ -146,7 +169,17 @@ def ui_command(
     from harness.run.ui import UiConfig, serve_ui
 
     run = RunConfig(
-        provider=provider_config(provider, None, pg_bin_dir, None, None),
+        provider=provider_config(
+            provider,
+            None,
+            pg_bin_dir,
+            None,
+            None,
+            docker_cpus,
+            docker_memory,
+            docker_image=docker_image,
+            docker_network=docker_network,
+        ),
         profile=profile,
         spec=spec_for(profile),
         load=load_profile(profile),

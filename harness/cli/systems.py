@@ -7,6 +7,10 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    DockerCpusOpt,
+    DockerImageOpt,
+    DockerMemoryOpt,
+    DockerNetworkOpt,
     DsnOpt,
     JsonOpt,
     OrdersOpt,
@@ -27,7 +31,8 @@ from harness.cli.app import (
 )
 from harness.core.console import emit_json, human
 from harness.core.errors import CheckFailed
-from harness.providers import ProviderKind
+from harness.providers import DockerNetwork, ProviderKind
+from harness.providers.docker import DEFAULT_IMAGE
 from harness.stack.stacks import SystemKind
 
 
@@ -47,6 +52,10 @@ def up_command(
     pg_bin_dir: PgBinDirOpt = None,
     port: PortOpt = None,
     dsn: DsnOpt = None,
+    docker_image: DockerImageOpt = DEFAULT_IMAGE,
+    docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system (databases from the cached dataset, then its app) and leave it running.
@@ -59,7 +68,17 @@ def up_command(
 
     config = StackConfig(
         system=system,
-        provider=provider_config(provider, pg_setting, pg_bin_dir, port, dsn),
+        provider=provider_config(
+            provider,
+            pg_setting,
+            pg_bin_dir,
+            port,
+            dsn,
+            docker_cpus,
+            docker_memory,
+            docker_image=docker_image,
+            docker_network=docker_network,
+        ),
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         app_port=app_port,
     )

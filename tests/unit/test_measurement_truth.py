@@ -260,7 +260,7 @@ def test_a_short_burst_below_five_seconds_is_not_an_overload(tmp_path: Path) -> 
 
 def test_cpu_of_a_database_without_a_local_process_is_unavailable_not_zero(tmp_path: Path) -> None:
     assert cpu_unavailable("docker", {"db": None, "app": 12}) == {
-        "db": "in a container: CPU from the engine's stats is not sampled (unavailable)"
+        "db": "in a container with no CPU samples from the engine's stats (unavailable)"
     }
     run = write_run(
         tmp_path / "run", {"baseline": steady_checkouts(30)}, provider="docker", pids={"db": None}
