@@ -10,8 +10,8 @@ import httpx
 import psycopg
 import pytest
 
-from harness.providers import ProviderConfig, ProviderKind
 from harness.stack.stacks import Stack, StackConfig, SystemKind
+from tests.dockerenv import containers_wanted, docker_skip_reason, provider_for_tests
 from tests.shopdata import TINY
 
 SYSTEMS = [SystemKind.BASELINE, SystemKind.CQRS]
@@ -56,9 +56,12 @@ class Shop:
 
 
 def start_shop(home: Path, system: SystemKind) -> tuple[Stack, Shop]:
+    """A stack on local clusters, or in containers with CQRS_BENCH_TEST_PROVIDER=docker."""
+    if containers_wanted() and (reason := docker_skip_reason()) is not None:
+        pytest.skip(reason)
     config = StackConfig(
         system=system,
-        provider=ProviderConfig(home=home, kind=ProviderKind.LOCAL),
+        provider=provider_for_tests(home),
         spec=TINY,
         progress=False,
     )
