@@ -233,3 +233,20 @@ def test_up_status_down_in_containers(bench_home: Path, engine: Any) -> None:
     assert down.returncode == 0, down.stderr
     wait_until(lambda: harness_containers(engine) == [], timeout=30, what="containers removed")
     assert run_cli(bench_home, "status", "--json").json() == {"stacks": []}
+
+
+def test_run_with_an_absent_named_image_exits_2_and_writes_nothing(
+    bench_home: Path, tmp_path: Path, engine: Any
+) -> None:
+    """Talks to the engine only: the refusal comes before any run directory, stack or container."""
+    out = tmp_path / "runs"
+    result = run_cli(
+        bench_home,
+        *("run", "--profile", "smoke", "--out", str(out), "--provider", "docker"),
+        *("--docker-network", "host", "--docker-image", "cqrs-bench-test/absent:1"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "cqrs-bench docker-image build --tag cqrs-bench-test/absent:1" in result.stderr
+    assert not out.exists()
+    assert not (bench_home / "stacks").exists() or not any((bench_home / "stacks").iterdir())
+    assert harness_containers(engine) == []
