@@ -16,7 +16,8 @@ from harness import __version__
 from harness.core.console import emit_json, human
 from harness.core.errors import BadInput
 from harness.core.paths import default_home
-from harness.providers import ProviderConfig, ProviderKind
+from harness.providers import DockerNetwork, ProviderConfig, ProviderKind
+from harness.providers.docker import DEFAULT_IMAGE, IMAGE_ENV
 from harness.providers.external import parse_dsn_option
 from harness.providers.settings import parse_settings
 from harness.stack.housekeeping import clean_up_after_dead_runs
@@ -108,6 +109,23 @@ DockerCpusOpt = Annotated[
 DockerMemoryOpt = Annotated[
     str | None, typer.Option("--docker-memory", help="Memory limit per container (e.g. 2g).")
 ]
+DockerImageOpt = Annotated[
+    str,
+    typer.Option(
+        "--docker-image",
+        envvar=IMAGE_ENV,
+        help="PostgreSQL image for --provider docker. The default official image is pulled "
+        "when absent; a named image never is (build one with: cqrs-bench docker-image build).",
+    ),
+]
+DockerNetworkOpt = Annotated[
+    DockerNetwork,
+    typer.Option(
+        "--docker-network",
+        case_sensitive=False,
+        help="bridge: port published on 127.0.0.1; host: the server on 127.0.0.1, a free port.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
@@ -119,6 +137,9 @@ def provider_config(
     dsn: list[str] | None,
     docker_cpus: float | None = None,
     docker_memory: str | None = None,
+    *,
+    docker_image: str = DEFAULT_IMAGE,
+    docker_network: DockerNetwork = DockerNetwork.BRIDGE,
 ) -> ProviderConfig:
     dsns = tuple(parse_dsn_option(text) for text in dsn or [])
     if dsns and provider not in (ProviderKind.AUTO, ProviderKind.EXTERNAL):
@@ -132,8 +153,10 @@ def provider_config(
         pg_bin_dir=pg_bin_dir,
         base_port=port,
         dsns=dsns,
+        docker_image=docker_image,
         docker_cpus=docker_cpus,
         docker_memory=docker_memory,
+        docker_network=docker_network,
     )
 
 

@@ -9,6 +9,10 @@ import typer
 
 from harness.cli.app import (
     CpuLayoutOpt,
+    DockerCpusOpt,
+    DockerImageOpt,
+    DockerMemoryOpt,
+    DockerNetworkOpt,
     DsnOpt,
     JsonOpt,
     OrdersOpt,
@@ -25,7 +29,8 @@ from harness.cli.app import (
 )
 from harness.core.console import emit_json
 from harness.core.errors import BadInput
-from harness.providers import ProviderKind
+from harness.providers import DockerNetwork, ProviderKind
+from harness.providers.docker import DEFAULT_IMAGE
 from harness.providers.external import parse_dsn_option
 from harness.stack.placement import validate_layout
 from harness.stack.stacks import LINEUP, SystemKind
@@ -85,6 +90,10 @@ def run_command(
     pg_bin_dir: PgBinDirOpt = None,
     dsn: DsnOpt = None,
     cpu_layout: CpuLayoutOpt = "split",
+    docker_image: DockerImageOpt = DEFAULT_IMAGE,
+    docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """The Black Friday run: each system in turn gets the same data and the same load.
@@ -126,7 +135,17 @@ def run_command(
     }
     load = replace(load, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     config = RunConfig(
-        provider=provider_config(provider, pg_setting, pg_bin_dir, None, dsn),
+        provider=provider_config(
+            provider,
+            pg_setting,
+            pg_bin_dir,
+            None,
+            dsn,
+            docker_cpus,
+            docker_memory,
+            docker_image=docker_image,
+            docker_network=docker_network,
+        ),
         profile=profile,
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         load=load,
@@ -158,6 +177,10 @@ def ui_command(
     ] = None,
     provider: ProviderOpt = ProviderKind.AUTO,
     pg_bin_dir: PgBinDirOpt = None,
+    docker_image: DockerImageOpt = DEFAULT_IMAGE,
+    docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system and the Locust web UI on 127.0.0.1 with the scenarios preloaded.
@@ -169,7 +192,17 @@ def ui_command(
     from harness.run.ui import UiConfig, serve_ui
 
     run = RunConfig(
-        provider=provider_config(provider, None, pg_bin_dir, None, None),
+        provider=provider_config(
+            provider,
+            None,
+            pg_bin_dir,
+            None,
+            None,
+            docker_cpus,
+            docker_memory,
+            docker_image=docker_image,
+            docker_network=docker_network,
+        ),
         profile=profile,
         spec=spec_for(profile),
         load=load_profile(profile),

@@ -8,6 +8,10 @@ import typer
 
 from harness.cli.app import (
     CpuLayoutOpt,
+    DockerCpusOpt,
+    DockerImageOpt,
+    DockerMemoryOpt,
+    DockerNetworkOpt,
     DsnOpt,
     JsonOpt,
     OrdersOpt,
@@ -28,7 +32,8 @@ from harness.cli.app import (
 )
 from harness.core.console import emit_json, human
 from harness.core.errors import CheckFailed
-from harness.providers import ProviderKind
+from harness.providers import DockerNetwork, ProviderKind
+from harness.providers.docker import DEFAULT_IMAGE
 from harness.stack.placement import validate_layout
 from harness.stack.stacks import SystemKind
 
@@ -50,6 +55,10 @@ def up_command(
     port: PortOpt = None,
     dsn: DsnOpt = None,
     cpu_layout: CpuLayoutOpt = "split",
+    docker_image: DockerImageOpt = DEFAULT_IMAGE,
+    docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
+    docker_cpus: DockerCpusOpt = None,
+    docker_memory: DockerMemoryOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system (databases from the cached dataset, then its app) and leave it running.
@@ -62,7 +71,17 @@ def up_command(
 
     config = StackConfig(
         system=system,
-        provider=provider_config(provider, pg_setting, pg_bin_dir, port, dsn),
+        provider=provider_config(
+            provider,
+            pg_setting,
+            pg_bin_dir,
+            port,
+            dsn,
+            docker_cpus,
+            docker_memory,
+            docker_image=docker_image,
+            docker_network=docker_network,
+        ),
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         app_port=app_port,
         cpu_layout=validate_layout(cpu_layout),

@@ -234,3 +234,18 @@ def _print_table(table: ResultsTable, title: str, label_columns: int) -> None:
     for row in table.rows:
         shown.add_row(*row)
     human.print(shown, width=max(human.width, 150))
+
+
+def render_image_build(report: dict[str, Any]) -> None:
+    verb = "present, reused" if report["reused"] else "built"
+    human.print(
+        f"image [bold]{report['tag']}[/] {verb} ({report['size_mib']:,} MiB, "
+        f"PostgreSQL {report['postgresql']}, {report['id'][:19]})"
+    )
+    seconds = report["seconds"]
+    if seconds:
+        human.print(
+            f"  debootstrap {seconds['debootstrap']} s, import {seconds['import']} s, "
+            f"total {seconds['total']} s"
+        )
+    human.print(f"  use it with: cqrs-bench run {report['use']}", markup=False)

@@ -9,17 +9,24 @@ from pathlib import Path
 from harness.core.errors import EnvironmentProblem
 from harness.providers.base import Cluster, Endpoint, Provider
 from harness.providers.binaries import find_binaries
-from harness.providers.docker import DockerProvider, docker_unavailable_reason
+from harness.providers.docker import (
+    DEFAULT_IMAGE,
+    DockerNetwork,
+    DockerProvider,
+    docker_unavailable_reason,
+)
 from harness.providers.external import ExternalProvider
 from harness.providers.local import LocalProvider
 from harness.providers.settings import BENCHMARK_SETTINGS, merged
 
 __all__ = [
     "Cluster",
+    "DockerNetwork",
     "Endpoint",
     "Provider",
     "ProviderConfig",
     "ProviderKind",
+    "check_provider",
     "make_provider",
     "resolve_kind",
 ]
@@ -40,9 +47,10 @@ class ProviderConfig:
     pg_bin_dir: Path | None = None
     base_port: int | None = None
     dsns: tuple[tuple[str, str], ...] = ()
-    docker_image: str = "postgres:15"
+    docker_image: str = DEFAULT_IMAGE
     docker_cpus: float | None = None
     docker_memory: str | None = None
+    docker_network: DockerNetwork = DockerNetwork.BRIDGE
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -80,10 +88,28 @@ def make_provider(config: ProviderConfig, *, detached: bool = False) -> Provider
             detached=detached,
         )
     if kind is ProviderKind.DOCKER:
-        return DockerProvider(
-            settings=config.settings,
-            image=config.docker_image,
-            cpus=config.docker_cpus,
-            memory=config.docker_memory,
-        )
+        return _docker(config, detached)
     return ExternalProvider(dsns=dict(config.dsns))
+
+
+def _docker(config: ProviderConfig, detached: bool) -> DockerProvider:
+    return DockerProvider(
+        settings=config.settings,
+        image=config.docker_image,
+        cpus=config.docker_cpus,
+        memory=config.docker_memory,
+        network=config.docker_network,
+        detached=detached,
+    )
+
+
+def check_provider(config: ProviderConfig) -> ProviderKind:
+    """Before a command writes anything: the provider it resolves to can work.
+
+    For docker: an engine answers and the image is present (the default
+    official image is pulled when absent; a named one never is).
+    """
+    kind = resolve_kind(config)
+    if kind is ProviderKind.DOCKER:
+        _docker(config, detached=False).check()
+    return kind

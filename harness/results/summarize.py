@@ -223,9 +223,13 @@ def _projection(directory: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | No
 
 
 def cpu_unavailable(provider: str, pids: Mapping[str, Any]) -> dict[str, str]:
-    """Components with no process on this machine, whose CPU the sampler cannot see."""
+    """Components with no process on this machine, whose CPU the sampler may not see.
+
+    A container's CPU is sampled from the engine's stats; a phase that has
+    samples of a component lists it in ``cpu_pct``, never here.
+    """
     why = {
-        "docker": "in a container: CPU from the engine's stats is not sampled (unavailable)",
+        "docker": "in a container with no CPU samples from the engine's stats (unavailable)",
         "external": "an external database, not on this machine (unavailable)",
     }.get(provider, "no process on this machine (unavailable)")
     return {name: why for name, pid in pids.items() if pid is None}
@@ -291,14 +295,15 @@ def summarize_system(
         lag_stats = None
         if lag is not None or unprojected is not None:
             lag_stats = _lag_stats(lag, unprojected, windows[phase])
+        cpu = {} if resources is None else cpu_stats(resources, windows[phase])
         phases[phase] = PhaseSummary(
             seconds=seconds,
             endpoints=endpoints,
             checkout_driver=driver,
-            cpu_pct={} if resources is None else cpu_stats(resources, windows[phase]),
+            cpu_pct=cpu,
             projection_lag_ms=lag_stats,
             reports_driver=reports_driver,
-            cpu_unavailable=dict(unmeasured or {}),
+            cpu_unavailable={k: v for k, v in (unmeasured or {}).items() if k not in cpu},
             replica_lag_ms=None if replica is None else _sampled_lag(replica, windows[phase]),
         )
     return SystemSummary(

@@ -29,8 +29,9 @@ from harness.core.errors import EnvironmentProblem
 from harness.core.jsonfile import write_json
 from harness.core.polling import TimeoutWaiting
 from harness.profiles import LoadProfile
-from harness.providers import ProviderConfig
+from harness.providers import ProviderConfig, ProviderKind, check_provider
 from harness.providers.binaries import find_binaries
+from harness.providers.docker import container_limits, docker_client
 from harness.results.files import trial_dir, write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
@@ -102,6 +103,7 @@ def make_plan(config: RunConfig, record_dir: Path) -> LoadPlan:
 
 
 def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
+    kind = check_provider(config.provider) if config.systems else config.provider.kind
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = config.out / f"{stamp}-{config.profile}"
     run_dir.mkdir(parents=True, exist_ok=False)
@@ -116,7 +118,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
         plan=plan.to_json(),
         phases=plan.phase_seconds,
         seed=config.spec.seed,
-        provider=config.provider.kind.value,
+        provider=kind.value,
         pg_settings=config.provider.settings,
         git_sha=git_sha(REPO_ROOT),
         versions=versions(_pg_version(config)),
@@ -129,7 +131,8 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
             "generator": {
                 "niceness": GENERATOR_NICENESS if os.geteuid() == 0 else 0,
                 "record_writes": "on a writer thread, off the event loop",
-            }
+            },
+            **({"docker": _docker_detail(config.provider)} if kind is ProviderKind.DOCKER else {}),
         },
     )
     order = trial_order(names, config.repeat, config.spec.seed)
@@ -171,6 +174,16 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
         write_run_info(run_dir, info)
 
 
+def _docker_detail(provider: ProviderConfig) -> dict[str, Any]:
+    """The container settings asked for; each system's detail records what the engine applied."""
+    return {
+        "image": provider.docker_image,
+        "network": provider.docker_network.value,
+        "cpus": provider.docker_cpus,
+        "memory": provider.docker_memory,
+    }
+
+
 def _pg_version(config: RunConfig) -> str | None:
     try:
         return find_binaries(config.provider.pg_bin_dir).version
@@ -194,8 +207,13 @@ def _run_system(
         topology = stack_config.topology
         components = {name: pid for name, pid in stack.state.pids.items() if pid}
         databases = {name: c.endpoint.dsn for name, c in stack.clusters.items()}
+        containers = dict(stack.state.containers)
         seeded_orders = last_order_id(databases[topology.seeded])
-        detail = _drive(config, directory, plan, stack.url, stack, components, databases)
+        detail = _drive(
+            config, directory, plan, stack.url, stack, components, databases, containers
+        )
+        if containers:
+            detail["containers"] = _applied_limits(containers)
         if topology.projector:
             _dump_projection_lag(stack, directory, seeded_orders)
         detail["dataset"] = stack.state.dataset
@@ -223,6 +241,7 @@ def _drive(
     stack: Stack | None,
     components: dict[str, int],
     databases: dict[str, str],
+    containers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "logs").mkdir(exist_ok=True)
@@ -255,6 +274,7 @@ def _drive(
         databases,
         url,
         standbys={name: databases[name] for name in standbys if name in databases},
+        containers=dict(containers or {}),
     )
     with locust, sampler:
         assert locust.pid is not None
@@ -266,6 +286,14 @@ def _drive(
                 f"Locust did not finish within {deadline:.0f} s; see {directory}/logs"
             )
     return {"url": url, "locust_exit_code": code, "seconds": round(time.time() - started, 1)}
+
+
+def _applied_limits(containers: dict[str, str]) -> dict[str, Any]:
+    client = docker_client()
+    try:
+        return {name: container_limits(client, cid) for name, cid in containers.items()}
+    finally:
+        client.close()
 
 
 def locust_args(url: str, csv_prefix: Path, workers: int = 0) -> list[str]:

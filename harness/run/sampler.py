@@ -6,6 +6,11 @@ a postmaster and its backends), in % of one core over each sample's interval
 children each process has reaped, so short-lived backends and parallel
 workers that exited between two samples are counted too. The load
 generator's processes are also written one by one (``generator.csv``).
+
+Databases in containers have no process here: their CPU comes from the
+engine's stats (the container's cumulative CPU time, one-shot, through the
+docker SDK), sampled on the same clock and written to ``resources.csv`` with
+the same columns.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any, TextIO
 import httpx
 import psutil
 import psycopg
+
+from harness.providers.docker import container_cpu_seconds, docker_client
 
 GENERATOR = "locust"
 
@@ -91,6 +98,24 @@ class _Tree:
 
 
 @dataclass
+class _Container:
+    """A container's CPU from the engine's stats, sampled like a process tree."""
+
+    client: Any
+    container_id: str
+    total: float | None = None
+
+    def sample(self) -> tuple[float, float, dict[int, float]]:
+        found = container_cpu_seconds(self.client, self.container_id)
+        if found is None:
+            return 0.0, 0.0, {}
+        total, mib = found
+        used = 0.0 if self.total is None else max(0.0, total - self.total)
+        self.total = total
+        return used, mib, {}
+
+
+@dataclass
 class Sampler:
     directory: Path
     components: dict[str, int]  # name -> root pid
@@ -99,6 +124,7 @@ class Sampler:
     interval_s: float = 1.0
     # hot standbys (name -> DSN): how far behind the primary their replay is, each sample
     standbys: dict[str, str] = field(default_factory=dict)
+    containers: dict[str, str] = field(default_factory=dict)  # name -> container id
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -117,7 +143,7 @@ class Sampler:
 
     def _run(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        trees: dict[str, _Tree] = {}
+        trees: dict[str, _Tree | _Container] = {}
         connections: dict[str, psycopg.Connection[Any]] = {}
         with contextlib.ExitStack() as files:
             resources = self._writer(
@@ -144,18 +170,27 @@ class Sampler:
             client = httpx.Client(timeout=2)
             files.callback(client.close)
             files.callback(_close_all, connections)
+            if self.containers:
+                engine = docker_client(timeout=10)
+                files.callback(engine.close)
+                for name, container_id in self.containers.items():
+                    trees[name] = _Container(engine, container_id)
             for name, pid in self.components.items():
                 trees[name] = _Tree(pid)
-                trees[name].sample()  # the baseline for the first interval
+            for tree in trees.values():
+                tree.sample()  # the baseline for the first interval
             last = time.time()
             while not self._stop.wait(self.interval_s):
                 now = time.time()
                 wall = now - last
+                fresh = set()
                 for name, pid in self.components.items():
-                    tree = trees.get(name)
-                    if tree is None:  # added since the last sample: measured from now on
+                    if name not in trees:  # added since the last sample: measured from now on
                         trees[name] = _Tree(pid)
                         trees[name].sample()
+                        fresh.add(name)
+                for name, tree in trees.items():
+                    if name in fresh:
                         continue
                     used, rss, per_process = tree.sample()
                     resources.writerow(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.providers.docker import reap_orphan_containers
 from harness.providers.local import reap_orphans
 from harness.seed.datasets import clean_abandoned_builds
 from harness.stack.stacks import reap_dead_stacks
@@ -18,6 +19,11 @@ def clean_up_after_dead_runs(home: Path) -> list[str]:
     clusters = reap_orphans(home)
     if clusters:
         said.append(f"stopped {len(clusters)} cluster(s) left by a dead run: {', '.join(clusters)}")
+    containers = reap_orphan_containers()
+    if containers:
+        said.append(
+            f"removed {len(containers)} container(s) left by a dead run: {', '.join(containers)}"
+        )
     builds = clean_abandoned_builds(home)
     if builds:
         said.append(f"removed {len(builds)} unfinished dataset build(s) of a dead run")

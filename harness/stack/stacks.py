@@ -22,13 +22,14 @@ from urllib.parse import quote
 
 import psycopg
 
-from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.errors import EnvironmentProblem
 from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import stacks_dir
 from harness.core.processes import ProcessIdentity, stop_tree
-from harness.providers import ProviderConfig, ProviderKind, make_provider, resolve_kind
+from harness.providers import ProviderConfig, check_provider, make_provider
 from harness.providers.base import Cluster
+from harness.providers.docker import DockerCluster, containers_running, remove_containers
 from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
 from harness.seed.command import prepare_dataset
 from harness.seed.datasets import Dataset, DatasetKind, load_into
@@ -142,6 +143,7 @@ class StackState:
     owner: ProcessIdentity | None
     dataset: str
     directory: Path
+    containers: dict[str, str] = field(default_factory=dict)  # docker: name -> container id
 
     def public(self) -> dict[str, Any]:
         """The JSON of DESIGN.md's ``up``."""
@@ -159,6 +161,7 @@ class StackState:
             **self.public(),
             "processes": {k: v.to_json() for k, v in self.processes.items()},
             "cluster_dirs": self.cluster_dirs,
+            "containers": self.containers,
             "owner": None if self.owner is None else self.owner.to_json(),
         }
         write_json(self.directory / STATE_FILE, payload, private=True)
@@ -177,6 +180,7 @@ class StackState:
                 owner=None if data["owner"] is None else ProcessIdentity.from_json(data["owner"]),
                 dataset=str(data["dataset"]),
                 directory=directory,
+                containers=dict(data.get("containers") or {}),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -205,11 +209,7 @@ class Stack(Managed):
         config = self.config
         if self.detached:
             refuse_second_stack(config.provider.home, config.system)
-        kind = resolve_kind(config.provider)
-        if self.detached and kind is ProviderKind.DOCKER:
-            raise BadInput(
-                "up runs local or external databases; docker stacks live only within run"
-            )
+        check_provider(config.provider)  # before anything is written
         root = stacks_dir(config.provider.home)
         root.mkdir(parents=True, exist_ok=True)
         self.directory = Path(tempfile.mkdtemp(prefix=f"{config.system.value}-", dir=root))
@@ -238,9 +238,9 @@ class Stack(Managed):
                 and cluster.start_from_copy(self.dataset.data_dir, self.dataset.password)
             )
             self.clusters[name] = self._exit.enter_context(cluster)
+            self._write_state(url="", pids={}, processes={})  # recorded before the long load
             if seeded and not copied:
                 self._load_if_empty(cluster)
-            self._write_state(url="", pids={}, processes={})
         services: dict[str, PythonService] = {}
         if topology.projector:
             from cqrs_app.readmodels import rebuild
@@ -360,6 +360,11 @@ class Stack(Managed):
             for name, c in self.clusters.items()
             if c.local_directory is not None
         }
+        containers = {
+            name: container_id
+            for name, c in self.clusters.items()
+            if isinstance(c, DockerCluster) and (container_id := c.container_id()) is not None
+        }
         self.state = StackState(
             system=self.config.system.value,
             url=url,
@@ -370,6 +375,7 @@ class Stack(Managed):
             owner=None if self.detached and self._started else ProcessIdentity.current(),
             dataset=self.dataset.id if self.dataset else "",
             directory=self.directory,
+            containers=containers,
         )
         self.state.write()
 
@@ -402,6 +408,7 @@ def tear_down(state: StackState) -> None:
     for cluster_dir in state.cluster_dirs.values():
         stop_recorded_cluster(Path(cluster_dir))
         shutil.rmtree(cluster_dir, ignore_errors=True)
+    remove_containers(state.containers.values())
     shutil.rmtree(state.directory, ignore_errors=True)
 
 
@@ -425,6 +432,9 @@ def stack_health(state: StackState) -> dict[str, Any]:
     alive = {name: identity.alive() for name, identity in state.processes.items()}
     for name, cluster_dir in state.cluster_dirs.items():
         alive[name] = recorded_cluster_alive(Path(cluster_dir))
+    running = containers_running(state.containers.values())
+    for name, container_id in state.containers.items():
+        alive[name] = running.get(container_id, False)
     return {**state.public(), "alive": alive, "healthy": bool(alive) and all(alive.values())}
 
 

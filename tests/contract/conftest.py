@@ -11,8 +11,15 @@ import psycopg
 import pytest
 
 from harness.core.polling import wait_until
-from harness.providers import ProviderConfig, ProviderKind
-from harness.stack.stacks import LINEUP, READ_DSN_ENV, Stack, StackConfig, SystemKind
+from harness.stack.stacks import (
+    LINEUP,
+    READ_DSN_ENV,
+    TOPOLOGIES,
+    Stack,
+    StackConfig,
+    SystemKind,
+)
+from tests.dockerenv import containers_wanted, docker_skip_reason, provider_for_tests
 from tests.shopdata import TINY
 
 SYSTEMS = list(LINEUP)
@@ -72,9 +79,14 @@ class Shop:
 
 
 def start_shop(home: Path, system: SystemKind) -> tuple[Stack, Shop]:
+    """A stack on local clusters, or in containers with CQRS_BENCH_TEST_PROVIDER=docker."""
+    if containers_wanted() and (reason := docker_skip_reason()) is not None:
+        pytest.skip(reason)
+    if containers_wanted() and TOPOLOGIES[system].standbys:
+        pytest.skip("a streaming standby runs on the local or external provider, not in docker")
     config = StackConfig(
         system=system,
-        provider=ProviderConfig(home=home, kind=ProviderKind.LOCAL),
+        provider=provider_for_tests(home),
         spec=TINY,
         progress=False,
     )

@@ -260,7 +260,7 @@ def test_a_short_burst_below_five_seconds_is_not_an_overload(tmp_path: Path) -> 
 
 def test_cpu_of_a_database_without_a_local_process_is_unavailable_not_zero(tmp_path: Path) -> None:
     assert cpu_unavailable("docker", {"db": None, "app": 12}) == {
-        "db": "in a container: CPU from the engine's stats is not sampled (unavailable)"
+        "db": "in a container with no CPU samples from the engine's stats (unavailable)"
     }
     run = write_run(
         tmp_path / "run", {"baseline": steady_checkouts(30)}, provider="docker", pids={"db": None}
@@ -269,6 +269,22 @@ def test_cpu_of_a_database_without_a_local_process_is_unavailable_not_zero(tmp_p
     assert "db" not in phase.cpu_pct
     assert phase.cpu_unavailable["db"].endswith("(unavailable)")
     assert phase.to_json()["cpu_unavailable"] == dict(phase.cpu_unavailable)
+
+
+def test_a_container_database_with_engine_samples_has_cpu_not_unavailable(tmp_path: Path) -> None:
+    """The sampler writes a container's CPU (from the engine's stats) like any component's."""
+    run = write_run(
+        tmp_path / "run", {"baseline": steady_checkouts(30)}, provider="docker", pids={"db": None}
+    )
+    rows = [
+        {"ts": START + s, "interval_s": 1.0, "component": "db", "cpu_pct": 97.0, "rss_mib": 60.0}
+        for s in range(1, 31)
+    ]
+    pd.DataFrame(rows).to_csv(run / "baseline" / "resources.csv", index=False)
+    phase = summarize_run(run).systems["baseline"].phases["steady"]
+    assert phase.cpu_pct["db"].mean == 97.0
+    assert "db" not in phase.cpu_unavailable
+    assert "cpu_unavailable" not in phase.to_json()
 
 
 # --- projection -----------------------------------------------------------------------------
