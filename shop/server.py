@@ -136,7 +136,10 @@ def open_pool(
         timeout=timeout,
         name=name,
         open=False,
-        kwargs={"autocommit": True},
+        # UTC sessions whatever the server's zone; a pooled connection is checked
+        # before it is lent, so one left dead by a database restart fails no request
+        kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+        check=AsyncConnectionPool.check_connection,
     )
 
 
