@@ -284,14 +284,16 @@ def ensure_dataset(
             "password": password,
         }
         write_json(building / MANIFEST, manifest, private=True)
-        (building / "owner.json").unlink()
         os.sync()  # the load ran with fsync=off; make it durable before it is reused
+        # owner.json stays until the rename: until then the build is ours, not abandoned
         try:
             building.rename(final)
         except OSError:
             if not final.exists():
                 raise
             shutil.rmtree(building)  # another command built the same entry meanwhile
+        else:
+            (final / "owner.json").unlink(missing_ok=True)
         return EnsureResult(read_manifest(final), False, load, time.perf_counter() - started)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
