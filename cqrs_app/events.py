@@ -126,6 +126,9 @@ def parse_event(outbox_id: int, event_type: str, payload: Any) -> OrderPlaced:
         )
         if not lines or any(line.quantity <= 0 for line in lines):
             raise BadEvent("an order needs lines with positive quantities")
+        created_at = datetime.fromisoformat(payload["created_at"])
+        if created_at.tzinfo is None:
+            raise BadEvent(f"created_at {payload['created_at']!r} has no time zone")
         return OrderPlaced(
             outbox_id=outbox_id,
             order_id=int(payload["order_id"]),
@@ -134,7 +137,7 @@ def parse_event(outbox_id: int, event_type: str, payload: Any) -> OrderPlaced:
             status=str(payload["status"]),
             status_label=str(payload["status_label"]),
             total_cents=int(payload["total_cents"]),
-            created_at=datetime.fromisoformat(payload["created_at"]),
+            created_at=created_at,
             loyalty_points=int(payload["loyalty_points"]),
             refund_deadline=date.fromisoformat(payload["refund_deadline"]),
             lines=lines,

@@ -10,9 +10,19 @@ took its id first and committed last.
 Each batch is aggregated in memory and applied to the read database in one
 transaction together with a compare-and-set of the checkpoint, so a crash at
 any point applies every event exactly once. One projector leads (a session
-advisory lock on the read database); others wait. Events that cannot be
-applied go to ``dead_letters``. When the read database is down the projector
-retries; checkout never waits for it.
+advisory lock on the read database); others wait. The checkpoint carries a
+generation that ``rebuild`` bumps, so a batch read before a rebuild is never
+applied after it.
+
+Errors are told apart by what they hit. A data error (SQLSTATE classes 22 and
+23) or any other exception raised by one event sends that event, alone, to
+``dead_letters``. An error that would hit every event (a missing table, a
+revoked grant: classes 42 and the like) stops applying: nothing is
+dead-lettered, the outbox is kept, the reason is written to the checkpoint
+(``stalled_reason``) and the projector retries with back-off. When a database
+is down the projector retries; checkout never waits for it. Its connections
+carry TCP keepalives and timeouts (a half-open socket cannot hold the leader
+lock forever) and run in UTC.
 
 Run: ``python -m cqrs_app.projector`` with CQRS_BENCH_WRITE_DSN and CQRS_BENCH_READ_DSN.
 """
@@ -61,12 +71,63 @@ WHERE id > %(id)s
 ORDER BY id
 LIMIT %(limit)s
 """
+# Who holds the horizon back: write transactions (with an xid) open for a while.
+HORIZON_BLOCKERS = """
+SELECT pid, usename, state, extract(epoch FROM clock_timestamp() - xact_start)::float8,
+       left(query, 300)
+FROM pg_stat_activity
+WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+  AND xact_start < clock_timestamp() - make_interval(secs => %(min_age_s)s)
+ORDER BY xact_start
+LIMIT 5
+"""
 PRUNE = {
     "commit-order": "DELETE FROM outbox WHERE (xid, id) <= (%(xid)s::text::xid8, %(id)s)"
     " OR (%(snapshot)s::text IS NOT NULL"
     " AND pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot))",
     "naive": "DELETE FROM outbox WHERE id <= %(id)s",
 }
+
+
+# SQLSTATE classes that are one event's fault: data exception, integrity violation.
+DATA_ERROR_CLASSES = ("22", "23")
+# Every connection of the projector: keepalives and timeouts so a half-open socket
+# is noticed (and the leader lock it holds released) in seconds, and UTC.
+CONNECTION_OPTIONS: dict[str, Any] = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    "options": "-c timezone=UTC -c statement_timeout=60000"
+    " -c idle_in_transaction_session_timeout=60000",
+}
+
+
+class Stalled(Exception):
+    """An error that would hit every event: stop applying, keep the outbox, say why."""
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """One event's fault (dead-letter it), as opposed to one that hits every event."""
+    if not isinstance(exc, psycopg.Error):
+        return True  # a bug or bad value met while applying one event's data
+    if exc.sqlstate is None:
+        return isinstance(exc, psycopg.DataError)  # raised by the driver (a NUL byte, say)
+    return exc.sqlstate[:2] in DATA_ERROR_CLASSES
+
+
+def horizon_blockers(write_dsn: str, min_age_s: float = 1.0) -> list[dict[str, Any]]:
+    """Write transactions open longer than ``min_age_s``: each holds projection back."""
+    with psycopg.connect(write_dsn, autocommit=True, **CONNECTION_OPTIONS) as conn:
+        rows = conn.execute(HORIZON_BLOCKERS, {"min_age_s": min_age_s}).fetchall()
+    return [blocker_json(row) for row in rows]
+
+
+def blocker_json(row: tuple[Any, ...]) -> dict[str, Any]:
+    pid, user, state, age, query = row
+    return {"pid": pid, "user": user, "state": state, "age_s": round(age, 1), "query": query}
 
 
 @dataclass(frozen=True)
@@ -86,6 +147,7 @@ class Checkpoint:
     xid: int
     id: int
     snapshot: str | None
+    generation: int = 0
 
 
 @dataclass
@@ -108,10 +170,13 @@ class Projector:
                     continue
                 retry = 0.1
                 self._project()
-            except psycopg.OperationalError as exc:
-                log.warning(
-                    "database unavailable (%s); retrying in %.1f s", _first_line(exc), retry
-                )
+            except Stalled as exc:
+                log.error("projection stopped: %s; outbox kept, retrying in %.1f s", exc, retry)
+                self._record_stall(str(exc))
+                self.stop.wait(retry)
+                retry = min(retry * 2, self.config.retry_max_s)
+            except psycopg.Error as exc:  # unavailable, or a session ended by a timeout
+                log.warning("database error (%s); reconnecting in %.1f s", _first_line(exc), retry)
                 self._close()
                 self.stop.wait(retry)
                 retry = min(retry * 2, self.config.retry_max_s)
@@ -120,12 +185,14 @@ class Projector:
     # -- connections and leadership ---------------------------------------------------
     def _connect(self) -> None:
         if self._read is None or self._read.closed:
-            self._read = psycopg.connect(self.config.read_dsn, connect_timeout=3)
+            self._read = psycopg.connect(self.config.read_dsn, **CONNECTION_OPTIONS)
         if self._write is None or self._write.closed:
-            self._write = psycopg.connect(self.config.write_dsn, connect_timeout=3, autocommit=True)
+            self._write = psycopg.connect(
+                self.config.write_dsn, autocommit=True, **CONNECTION_OPTIONS
+            )
         if self._listen is None or self._listen.closed:
             self._listen = psycopg.connect(
-                self.config.write_dsn, connect_timeout=3, autocommit=True
+                self.config.write_dsn, autocommit=True, **CONNECTION_OPTIONS
             )
             self._listen.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
@@ -156,20 +223,25 @@ class Projector:
 
     def _checkpoint(self) -> Checkpoint:
         assert self._read is not None
-        row = self._read.execute(
-            "SELECT last_xid, last_id, rebuild_snapshot FROM projector_checkpoint WHERE id = 1"
-        ).fetchone()
+        try:
+            row = self._read.execute(
+                "SELECT last_xid, last_id, rebuild_snapshot, generation"
+                " FROM projector_checkpoint WHERE id = 1"
+            ).fetchone()
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            self._read.rollback()
+            raise Stalled(f"cannot read the checkpoint: {_first_line(exc)}") from exc
         if row is None:
-            raise RuntimeError("the read database has no checkpoint: run rebuild first")
-        return Checkpoint(int(row[0]), int(row[1]), row[2])
+            self._read.rollback()
+            raise Stalled("the read database has no checkpoint: run rebuild first")
+        return Checkpoint(int(row[0]), int(row[1]), row[2], int(row[3]))
 
-    def _step(self) -> int:
-        """Apply one batch; returns how many outbox rows it consumed."""
-        assert self._read is not None
+    def _fetch(self, checkpoint: Checkpoint) -> list[tuple[Any, ...]]:
         assert self._write is not None
-        checkpoint = self._checkpoint()
         sql = FETCH_COMMIT_ORDER if self.config.cursor == "commit-order" else FETCH_NAIVE
-        rows = self._write.execute(
+        return self._write.execute(
             sql,
             {
                 "xid": checkpoint.xid,
@@ -178,18 +250,29 @@ class Projector:
                 "limit": self.config.batch_size,
             },
         ).fetchall()
+
+    def _step(self) -> int:
+        """Apply one batch; returns how many outbox rows it consumed."""
+        assert self._read is not None
+        checkpoint = self._checkpoint()
+        rows = self._fetch(checkpoint)
         if not rows:
             self._read.rollback()
             self._maybe_prune(checkpoint)
             return 0
         try:
             advanced = self._apply(rows, checkpoint)
-        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+        except psycopg.OperationalError:
+            raise
+        except Exception as exc:
             self._read.rollback()
+            if not is_data_error(exc):
+                raise Stalled(f"{type(exc).__name__}: {_first_line(exc)}") from exc
             log.warning("batch failed (%s); applying its events one by one", _first_line(exc))
             advanced = self._apply_one_by_one(rows, checkpoint)
         if advanced:
-            self._maybe_prune(Checkpoint(int(rows[-1][1]), int(rows[-1][0]), checkpoint.snapshot))
+            last = Checkpoint(int(rows[-1][1]), int(rows[-1][0]), checkpoint.snapshot)
+            self._maybe_prune(last)
         return len(rows) if advanced else 0
 
     def _apply(self, rows: list[tuple[Any, ...]], checkpoint: Checkpoint) -> bool:
@@ -199,9 +282,14 @@ class Projector:
         events: list[OrderPlaced] = []
         for row in rows:
             try:
-                events.append(parse_event(int(row[0]), str(row[2]), row[3]))
+                event = parse_event(int(row[0]), str(row[2]), row[3])
+                Batch().add(event)  # a trial on its own: a bad value fails here, alone
             except BadEvent as exc:
                 dead.append((row, str(exc)))
+            except Exception as exc:
+                dead.append((row, f"{type(exc).__name__}: {_first_line(exc)}"))
+            else:
+                events.append(event)
         for event in events:
             batch.add(event)
         apply_batch(self._read, batch)
@@ -214,13 +302,19 @@ class Projector:
         for row in rows:
             try:
                 advanced = self._apply([row], checkpoint)
-            except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+            except psycopg.OperationalError:
+                raise
+            except Exception as exc:
                 self._read.rollback()
+                if not is_data_error(exc):
+                    raise Stalled(f"{type(exc).__name__}: {_first_line(exc)}") from exc
                 self._dead_letter(row, f"{type(exc).__name__}: {_first_line(exc)}")
                 advanced = self._advance([row], checkpoint)
             if not advanced:
                 return False
-            checkpoint = Checkpoint(int(row[1]), int(row[0]), checkpoint.snapshot)
+            checkpoint = Checkpoint(
+                int(row[1]), int(row[0]), checkpoint.snapshot, checkpoint.generation
+            )
         return True
 
     def _dead_letter(self, row: tuple[Any, ...], error: str) -> None:
@@ -244,8 +338,9 @@ class Projector:
             SET last_xid = %(new_xid)s, last_id = %(new_id)s,
                 events_applied = events_applied + %(count)s, batches_applied = batches_applied + 1,
                 last_applied_at = now(), last_lag_ms = %(lag)s, heartbeat_at = now(),
-                leader_pid = %(pid)s
+                leader_pid = %(pid)s, stalled_reason = NULL, stalled_at = NULL
             WHERE id = 1 AND last_xid = %(old_xid)s AND last_id = %(old_id)s
+              AND generation = %(generation)s
             """,
             {
                 "new_xid": int(last[1]),
@@ -255,6 +350,7 @@ class Projector:
                 "pid": os.getpid(),
                 "old_xid": checkpoint.xid,
                 "old_id": checkpoint.id,
+                "generation": checkpoint.generation,
             },
         )
         if cur.rowcount != 1:
@@ -264,6 +360,22 @@ class Projector:
         self._read.commit()
         self._last_heartbeat = time.monotonic()
         return True
+
+    def _record_stall(self, reason: str) -> None:
+        """Say why nothing is applied, where status and /metrics read (when it can)."""
+        if self._read is None or self._read.closed:
+            return
+        try:
+            self._read.rollback()
+            self._read.execute(
+                "UPDATE projector_checkpoint SET stalled_reason = %s,"
+                " stalled_at = coalesce(stalled_at, now()), heartbeat_at = now() WHERE id = 1",
+                (reason[:500],),
+            )
+            self._read.commit()
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                self._read.rollback()
 
     def _maybe_heartbeat(self) -> None:
         if time.monotonic() - self._last_heartbeat < self.config.heartbeat_every_s:

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from cqrs_app.projector import HORIZON_BLOCKERS, blocker_json
 from shop.views import (
     catalog_page,
     customer_json,
@@ -73,12 +74,14 @@ async def projection_status(
     cur = await read.execute(
         "SELECT last_xid, last_id, rebuild_snapshot, events_applied, last_lag_ms,"
         " extract(epoch FROM now() - heartbeat_at) * 1000, leader_pid,"
-        " (SELECT count(*) FROM dead_letters) FROM projector_checkpoint WHERE id = 1"
+        " (SELECT count(*) FROM dead_letters), stalled_reason, stalled_at"
+        " FROM projector_checkpoint WHERE id = 1"
     )
     row = await cur.fetchone()
     if row is None:
         return {"checkpoint": None}
-    last_xid, last_id, snapshot, applied, last_lag, heartbeat_age, leader, dead = row
+    last_xid, last_id, snapshot, applied, last_lag, heartbeat_age, leader, dead = row[:8]
+    stalled_reason, stalled_at = row[8:]
     cur = await write.execute(
         "SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at)) * 1000"
         " FROM outbox WHERE (xid, id) > (%(xid)s::text::xid8, %(id)s)"
@@ -88,6 +91,8 @@ async def projection_status(
     )
     behind = await cur.fetchone()
     assert behind is not None
+    cur = await write.execute(HORIZON_BLOCKERS, {"min_age_s": 1.0})
+    blockers = [blocker_json(tuple(r)) for r in await cur.fetchall()]
     return {
         "checkpoint": {"xid": last_xid, "id": last_id},
         "events_applied": applied,
@@ -97,4 +102,9 @@ async def projection_status(
         "heartbeat_age_ms": None if heartbeat_age is None else round(float(heartbeat_age), 1),
         "leader_pid": leader,
         "dead_letters": dead,
+        # why nothing is applied (an error that hits every event), when that is so
+        "stalled_reason": stalled_reason,
+        "stalled_at": None if stalled_at is None else stalled_at.isoformat(),
+        # write transactions open > 1 s: each holds the horizon, so projection, back
+        "horizon_blockers": blockers,
     }

@@ -159,7 +159,9 @@ def rebuild(write_dsn: str, read_dsn: str) -> RebuildResult:
             VALUES (1, 0, 0, %s, 0, 0, now())
             ON CONFLICT (id) DO UPDATE SET last_xid = 0, last_id = 0,
                 rebuild_snapshot = EXCLUDED.rebuild_snapshot, events_applied = 0,
-                batches_applied = 0, last_applied_at = NULL, last_lag_ms = NULL, rebuilt_at = now()
+                batches_applied = 0, last_applied_at = NULL, last_lag_ms = NULL, rebuilt_at = now(),
+                generation = {projector_checkpoint.name}.generation + 1,
+                stalled_reason = NULL, stalled_at = NULL
             """,
             (snapshot,),
         )

@@ -130,6 +130,11 @@ projector_checkpoint = Table(
     Column("heartbeat_at", DateTime(timezone=True)),
     Column("leader_pid", Integer),
     Column("rebuilt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # bumped by every rebuild: the checkpoint's compare-and-set includes it
+    Column("generation", BigInteger, nullable=False, server_default="0"),
+    # why the projector applies nothing (an error that hits every event), and since when
+    Column("stalled_reason", Text),
+    Column("stalled_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("id", name="projector_checkpoint_pkey"),
 )
 
@@ -151,6 +156,15 @@ READ_MODELS = (order_summaries, customer_stats, daily_revenue, product_catalog, 
 _dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+# Columns added after the first release: a read database made before gets them.
+ADDED_COLUMNS = (
+    "ALTER TABLE projector_checkpoint"
+    " ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0",
+    "ALTER TABLE projector_checkpoint ADD COLUMN IF NOT EXISTS stalled_reason text",
+    "ALTER TABLE projector_checkpoint ADD COLUMN IF NOT EXISTS stalled_at timestamptz",
+)
+
+
 def read_side_ddl() -> list[str]:
     statements = []
     for table in read_metadata.sorted_tables:
@@ -159,7 +173,7 @@ def read_side_ddl() -> list[str]:
             str(CreateIndex(index, if_not_exists=True).compile(dialect=_dialect))
             for index in table.indexes
         )
-    return statements
+    return [*statements, *ADDED_COLUMNS]
 
 
 __all__ = [

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shop.schema import PAYMENT_METHODS
 
@@ -21,7 +21,19 @@ MAX_DASHBOARD_LIMIT = 1_000
 MAX_REVENUE_DAYS = 366
 DECLINED_TOKEN = "tok_declined"  # noqa: S105 - the test gateway declines this token, like Stripe's test cards
 
-Id = Annotated[int, Field(strict=True, gt=0, le=BIGINT_MAX)]
+
+def _integral(value: object) -> object:
+    """JSON Schema, so the OpenAPI document, calls 2.0 an integer: so does the API.
+
+    2.5, "2" and true are still refused (strict integers otherwise).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integral = BeforeValidator(_integral)
+Id = Annotated[int, Integral, Field(strict=True, gt=0, le=BIGINT_MAX)]
 PaymentMethod = Literal["card", "paypal", "gift_card", "apple_pay"]
 assert set(PaymentMethod.__args__) == set(PAYMENT_METHODS)  # type: ignore[attr-defined]
 
@@ -30,7 +42,7 @@ class CheckoutItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: Id
-    quantity: Annotated[int, Field(strict=True, gt=0, le=MAX_QUANTITY)]
+    quantity: Annotated[int, Integral, Field(strict=True, gt=0, le=MAX_QUANTITY)]
 
 
 class Payment(BaseModel):
@@ -58,3 +70,16 @@ class CheckoutRequest(BaseModel):
         """Identifies the request's content, to tell a retry from a reused key."""
         canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong; some errors add fields (``details``, ``product_id``)."""
+
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API answers, whatever its status."""
+
+    error: ErrorDetail

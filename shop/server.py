@@ -18,6 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shop.errors import error_response
 from shop.models import MAX_BODY_BYTES
 
+log = logging.getLogger("shopapi")
+# Request counts are keyed by method: an invented method is counted as OTHER, so a
+# client cannot grow the table without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
 
 @dataclass
 class RequestCounts:
@@ -26,7 +31,8 @@ class RequestCounts:
 
 
 class BodyLimitAndCounts:
-    """ASGI middleware: refuse oversized bodies early, count requests per route."""
+    """ASGI middleware: refuse oversized bodies early, count requests per route, and
+    answer any exception nothing else handled as a counted JSON 500 (never plain text)."""
 
     def __init__(self, app: ASGIApp, counts: RequestCounts) -> None:
         self.app = app
@@ -59,10 +65,18 @@ class BodyLimitAndCounts:
                 status_holder["status"] = int(message["status"])
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope.get("path"))
+            if "status" in status_holder:
+                raise  # the answer has begun: the server can only close the connection
+            response = error_response(500, "internal_error", "unexpected error (it was logged)")
+            await response(scope, receive, send_wrapper)
         route = scope.get("route")
         name = getattr(route, "path", "unmatched")
-        self.counts.by_route[f"{scope['method']} {name}"] += 1
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"
+        self.counts.by_route[f"{method} {name}"] += 1
         self.counts.by_status[str(status_holder.get("status", 0))[0] + "xx"] += 1
 
 
@@ -122,7 +136,10 @@ def open_pool(
         timeout=timeout,
         name=name,
         open=False,
-        kwargs={"autocommit": True},
+        # UTC sessions whatever the server's zone; a pooled connection is checked
+        # before it is lent, so one left dead by a database restart fails no request
+        kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+        check=AsyncConnectionPool.check_connection,
     )
 
 

@@ -66,7 +66,8 @@ async def utc_today(conn: AsyncConnection[Any]) -> date:
 
 def revenue_window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     end = end or today
-    start = start or end - timedelta(days=29)
+    # 30 days back, but never before the first day the calendar has
+    start = start or date.fromordinal(max(1, end.toordinal() - 29))
     if start > end:
         raise ApiError(422, "invalid_request", "from must not be after to")
     if (end - start).days + 1 > MAX_REVENUE_DAYS:
@@ -78,8 +79,8 @@ def revenue_days(rows: Iterable[Sequence[Any]], start: date, end: date) -> dict[
     """Every day of the window, zero where nothing was sold."""
     by_day = {row[0]: (int(row[1]), int(row[2])) for row in rows}
     days = []
-    day = start
-    while day <= end:
+    for offset in range((end - start).days + 1):  # never a day past ``end`` (date.max)
+        day = start + timedelta(days=offset)
         cents, count = by_day.get(day, (0, 0))
         days.append(
             {
@@ -89,7 +90,6 @@ def revenue_days(rows: Iterable[Sequence[Any]], start: date, end: date) -> dict[
                 "orders": count,
             }
         )
-        day += timedelta(days=1)
     return {"from": start.isoformat(), "to": end.isoformat(), "days": days}
 
 

@@ -15,7 +15,7 @@ import typer
 from harness import __version__
 from harness.core.console import emit_json, human
 from harness.core.errors import BadInput
-from harness.core.paths import default_home
+from harness.core.paths import check_home, default_home
 from harness.providers import DockerNetwork, ProviderConfig, ProviderKind
 from harness.providers.docker import DEFAULT_IMAGE, IMAGE_ENV
 from harness.providers.external import parse_dsn_option
@@ -64,6 +64,7 @@ def _global(
     ] = False,
 ) -> None:
     state.home = (home or default_home()).absolute()
+    check_home(state.home)
     for line in clean_up_after_dead_runs(state.home):
         human.print(f"[dim]{line}")
 

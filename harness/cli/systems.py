@@ -117,6 +117,15 @@ def status_command(json_output: JsonOpt = False) -> None:
         health = "healthy" if stack["healthy"] else f"unhealthy {stack['alive']}"
         owner = "up" if stack["detached"] else "owned by a running command"
         human.print(f"{stack['system']}  {stack['url']}  {health}  ({owner})", markup=False)
+        projection = stack.get("projection") or {}
+        if projection.get("stalled_reason"):
+            human.print(f"  projector stopped: {projection['stalled_reason']}", markup=False)
+        for blocker in projection.get("horizon_blockers") or []:
+            human.print(
+                f"  projection held back by pid {blocker['pid']} ({blocker['state']},"
+                f" open {blocker['age_s']} s): {blocker['query']}",
+                markup=False,
+            )
 
 
 @app.command("down")

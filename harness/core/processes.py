@@ -53,7 +53,11 @@ class ProcessIdentity:
     def from_json(cls, data: object) -> ProcessIdentity:
         if not isinstance(data, dict):
             raise ValueError("process identity must be an object")
-        return cls(pid=int(data["pid"]), create_time=float(data["create_time"]))
+        pid, create_time = data.get("pid"), data.get("create_time")
+        # a record left by anyone (or by a crash) must not crash every command
+        if type(pid) is not int or pid <= 0 or not isinstance(create_time, int | float):
+            raise ValueError(f"process identity without a usable pid and start time: {data!r}")
+        return cls(pid=pid, create_time=float(create_time))
 
 
 def stop_tree(

@@ -111,4 +111,5 @@ def known_setting_names(bindir: Path) -> frozenset[str]:
         timeout=30,
         user=run_as_uid(),  # postgres refuses root even for --describe-config
     ).stdout
-    return frozenset(line.split("\t", 1)[0] for line in out.splitlines() if line.strip())
+    # lower case, as parse_setting gives them: names are case-insensitive (TimeZone)
+    return frozenset(line.split("\t", 1)[0].lower() for line in out.splitlines() if line.strip())

@@ -33,7 +33,31 @@ BENCHMARK_SETTINGS: Mapping[str, str] = {
     # PostgreSQL's defaults, written out so run.json records them (change with --pg-setting)
     "hot_standby_feedback": "off",
     "max_standby_streaming_delay": "30s",
+    # UTC everywhere: the apps, rebuild and verify count days in UTC; a cluster
+    # would otherwise inherit the host's zone
+    "timezone": "UTC",
+    "log_timezone": "UTC",
 }
+
+# Settings a user may not pass: the harness sets them itself (loopback only, its own
+# port and authentication file), or they run shell commands as the server's account.
+OWNED_BY_THE_HARNESS = frozenset(
+    {
+        "listen_addresses",
+        "port",
+        "unix_socket_directories",
+        "unix_socket_group",
+        "unix_socket_permissions",
+        "hba_file",
+        "ident_file",
+        "config_file",
+        "data_directory",
+        "external_pid_file",
+    }
+)
+RUNS_A_COMMAND = frozenset(
+    {"archive_command", "restore_command", "archive_cleanup_command", "ssl_passphrase_command"}
+)
 
 # Known bulk-load settings: no WAL for tables created in the loading
 # transaction (COPY FREEZE), nothing forced to disk mid-load, big sort memory
@@ -64,6 +88,13 @@ def parse_setting(text: str) -> tuple[str, str]:
         raise BadInput(f"malformed --pg-setting {text!r}: expected name=value, e.g. work_mem=64MB")
     if not _NAME.match(name):
         raise BadInput(f"malformed --pg-setting {text!r}: {name!r} is not a setting name")
+    if name in OWNED_BY_THE_HARNESS:
+        raise BadInput(
+            f"--pg-setting {name} is refused: the harness sets it itself"
+            " (clusters listen on 127.0.0.1 only, with its own authentication)"
+        )
+    if name in RUNS_A_COMMAND:
+        raise BadInput(f"--pg-setting {name} is refused: it runs a shell command on the server")
     if any(ch in value for ch in "\n\r\0"):
         raise BadInput(f"malformed --pg-setting {text!r}: the value has a control character")
     return name, value

@@ -28,6 +28,7 @@ from harness.core.console import human
 from harness.core.errors import EnvironmentProblem
 from harness.core.jsonfile import write_json
 from harness.core.polling import TimeoutWaiting
+from harness.core.ports import free_port
 from harness.profiles import LoadProfile
 from harness.providers import ProviderConfig, ProviderKind, check_provider
 from harness.providers.binaries import find_binaries
@@ -301,7 +302,12 @@ def locust_args(url: str, csv_prefix: Path, workers: int = 0) -> list[str]:
     args = ["-f", str(LOCUSTFILE), "--headless", "--host", url, "--csv", str(csv_prefix)]
     args += ["--only-summary", "--loglevel", "WARNING"]
     if workers > 0:
+        # The master of the local workers listens on loopback, on a free port (Locust's
+        # default is *:5557); the forked workers are told where (--master-host/-port).
+        port = str(free_port())
         args += ["--processes", str(workers)]
+        args += ["--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+        args += ["--master-host", "127.0.0.1", "--master-port", port]
     return args
 
 

@@ -164,7 +164,15 @@ class Sampler:
             lag = self._writer(
                 files,
                 "lag.csv",
-                ["ts", "events_behind", "oldest_unapplied_age_ms", "last_batch_lag_ms"],
+                [
+                    "ts",
+                    "events_behind",
+                    "oldest_unapplied_age_ms",
+                    "last_batch_lag_ms",
+                    "horizon_blocker_pid",
+                    "horizon_blocker_age_s",
+                    "stalled_reason",
+                ],
             )
             replica = self._writer(files, "replica_lag.csv", ["ts", "standby", "lag_ms"])
             client = httpx.Client(timeout=2)
@@ -279,12 +287,16 @@ class Sampler:
         )
         projection = metrics.get("projection")
         if isinstance(projection, dict) and "events_behind" in projection:
+            blockers = projection.get("horizon_blockers") or [{}]
             lag.writerow(
                 [
                     f"{now:.3f}",
                     projection["events_behind"],
                     projection["oldest_unapplied_age_ms"],
                     projection.get("last_batch_lag_ms") or 0,
+                    blockers[0].get("pid", ""),
+                    blockers[0].get("age_s", ""),
+                    projection.get("stalled_reason") or "",
                 ]
             )
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.jsonfile import write_json
-from harness.core.paths import datasets_dir
+from harness.core.paths import check_home, datasets_dir
 from harness.core.processes import ProcessIdentity
 from harness.providers.base import Cluster, Endpoint
 from harness.providers.binaries import PgBinaries
@@ -98,6 +98,7 @@ class CorruptDataset(BadInput):
 
 
 def _cache_root(home: Path) -> Path:
+    check_home(home)  # never chmod through a planted link or in someone else's directory
     root = datasets_dir(home)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -284,14 +285,16 @@ def ensure_dataset(
             "password": password,
         }
         write_json(building / MANIFEST, manifest, private=True)
-        (building / "owner.json").unlink()
         os.sync()  # the load ran with fsync=off; make it durable before it is reused
+        # owner.json stays until the rename: until then the build is ours, not abandoned
         try:
             building.rename(final)
         except OSError:
             if not final.exists():
                 raise
             shutil.rmtree(building)  # another command built the same entry meanwhile
+        else:
+            (final / "owner.json").unlink(missing_ok=True)
         return EnsureResult(read_manifest(final), False, load, time.perf_counter() - started)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
+import httpx
 import psycopg
 
 from harness.core.errors import EnvironmentProblem
@@ -435,7 +436,26 @@ def stack_health(state: StackState) -> dict[str, Any]:
     running = containers_running(state.containers.values())
     for name, container_id in state.containers.items():
         alive[name] = running.get(container_id, False)
-    return {**state.public(), "alive": alive, "healthy": bool(alive) and all(alive.values())}
+    health = {**state.public(), "alive": alive, "healthy": bool(alive) and all(alive.values())}
+    projection = _projection(health.get("url"))
+    if projection is not None:
+        # a projector that applies nothing says why; an open write transaction is named
+        health["projection"] = {
+            key: projection.get(key)
+            for key in ("events_behind", "stalled_reason", "horizon_blockers", "dead_letters")
+        }
+    return health
+
+
+def _projection(url: object) -> dict[str, Any] | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        metrics = httpx.get(f"{url}/metrics", timeout=3).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    projection = metrics.get("projection") if isinstance(metrics, dict) else None
+    return projection if isinstance(projection, dict) else None
 
 
 def up(config: StackConfig) -> dict[str, Any]:

@@ -24,6 +24,17 @@ from tests.shopdata import TINY
 
 SYSTEMS = list(LINEUP)
 
+# What a refused request must leave untouched, on the write side.
+FOOTPRINT_SQL = (
+    "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_items),"
+    " (SELECT count(*) FROM payments), (SELECT sum(stock) FROM products),"
+    " (SELECT count(*) FROM idempotency_keys),"
+    # the outbox's id sequence: the projector prunes rows, but no
+    # insert, even a rolled-back one, goes unnoticed here
+    " (SELECT CASE WHEN to_regclass('outbox') IS NULL THEN -1 ELSE"
+    "  pg_sequence_last_value(pg_get_serial_sequence('outbox', 'id')) END)"
+)
+
 
 @dataclass
 class Shop:
@@ -65,17 +76,7 @@ class Shop:
 
     def footprint(self) -> tuple[object, ...]:
         """What a failed checkout must leave untouched."""
-        return tuple(
-            self.sql(
-                "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_items),"
-                " (SELECT count(*) FROM payments), (SELECT sum(stock) FROM products),"
-                " (SELECT count(*) FROM idempotency_keys),"
-                # the outbox's id sequence: the projector prunes rows, but no
-                # insert, even a rolled-back one, goes unnoticed here
-                " (SELECT CASE WHEN to_regclass('outbox') IS NULL THEN -1 ELSE"
-                "  pg_sequence_last_value(pg_get_serial_sequence('outbox', 'id')) END)"
-            )[0]
-        )
+        return tuple(self.sql(FOOTPRINT_SQL)[0])
 
 
 def start_shop(home: Path, system: SystemKind) -> tuple[Stack, Shop]:

@@ -224,3 +224,10 @@ def test_wrong_types_are_malformed_events_not_crashes(case: str, body: object) -
 def test_orders_need_lines_with_positive_quantities(lines: list[dict[str, Any]]) -> None:
     with pytest.raises(BadEvent, match="an order needs lines with positive quantities"):
         parse_event(1, ORDER_PLACED, payload(lines=lines))
+
+
+def test_a_timestamp_without_a_time_zone_is_a_bad_event() -> None:
+    """Naive and aware timestamps cannot be compared: one such event used to kill the projector."""
+    body = {**payload(), "created_at": "2026-11-28T12:00:00"}
+    with pytest.raises(BadEvent, match="has no time zone"):
+        parse_event(1, ORDER_PLACED, body)

@@ -12,6 +12,7 @@ in tests/contract.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from types import ModuleType
@@ -37,7 +38,7 @@ from shop.models import (
     CheckoutRequest,
 )
 from shop.routes import ShopBackend
-from shop.views import revenue_window
+from shop.views import revenue_days, revenue_window
 from tests.httpcases import INVALID_BODIES, MALFORMED_BODIES
 
 TODAY = date(2026, 11, 27)
@@ -298,6 +299,13 @@ BAD_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("/dashboard/revenue", {"to": "2026-13-01"}),
     ("/dashboard/revenue", {"from": "2026-02-30"}),
     ("/dashboard/revenue", {"from": "27/11/2026"}),
+    # not dates, though pydantic's lax mode reads them as Unix timestamps
+    ("/dashboard/revenue", {"to": "0"}),
+    ("/dashboard/revenue", {"from": "1764201600"}),
+    # PostgreSQL's text cannot hold a NUL byte: refused here, not a 500 from the driver
+    ("/products", {"search": "\x00"}),
+    ("/products", {"search": "shoe\x00s"}),
+    ("/products", {"category": "\x00"}),
 ]
 
 
@@ -344,6 +352,30 @@ def test_revenue_windows_within_the_limit_are_queried(
 ) -> None:
     assert api.request("GET", "/dashboard/revenue", params=params).status_code == 200
     assert api.backend.calls[-1] == ("revenue query", window)
+
+
+@pytest.mark.parametrize(
+    ("params", "window"),
+    [
+        ({"to": "0001-01-05"}, (date(1, 1, 1), date(1, 1, 5))),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, (date.max, date.max)),
+        ({"from": "9999-01-01", "to": "9999-12-31"}, (date(9999, 1, 1), date.max)),
+        ({"from": "0001-01-01", "to": "0001-01-01"}, (date.min, date.min)),
+    ],
+    ids=["to near year 1", "last day", "last year", "first day"],
+)
+def test_revenue_windows_at_the_ends_of_the_calendar_are_served(
+    api: InProcessShop, params: dict[str, str], window: tuple[date, date]
+) -> None:
+    """The default window (30 days back from ``to``) stops at the first day there is."""
+    response = api.request("GET", "/dashboard/revenue", params=params)
+    assert response.status_code == 200, response.text
+    assert api.backend.calls[-1] == ("revenue query", window)
+
+
+def test_revenue_days_reach_the_last_day_of_the_calendar() -> None:
+    days = revenue_days([], date(9999, 12, 30), date.max)["days"]
+    assert [d["date"] for d in days] == ["9999-12-30", "9999-12-31"]
 
 
 # -- routes and methods ----------------------------------------------------------------
@@ -511,3 +543,81 @@ def test_error_extras_reach_the_client(api: InProcessShop) -> None:
     api.backend.fail = ApiError(409, "insufficient_stock", "not enough stock", product_id=3)
     error = assert_error(api.request("POST", "/checkout", json=VALID), 409, "insufficient_stock")
     assert error["product_id"] == 3
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [OverflowError("date value out of range"), RuntimeError("a bug"), KeyError("x")],
+    ids=lambda e: type(e).__name__,
+)
+def test_an_unexpected_exception_is_a_json_500_and_counted(
+    api: InProcessShop, exc: BaseException
+) -> None:
+    before = api.request("GET", "/metrics").json()["responses"].get("5xx", 0)
+    api.backend.fail = exc
+    error = assert_error(api.request("GET", "/orders/1"), 500, "internal_error")
+    assert str(exc) not in error["message"]  # nothing of the inside leaks out
+    api.backend.fail = None
+    assert api.request("GET", "/metrics").json()["responses"]["5xx"] == before + 1
+
+
+def test_request_counts_do_not_grow_with_invented_methods(api: InProcessShop) -> None:
+    for n in range(5):
+        api.request(f"X-INVENTED-{n}", "/health")
+    keys = api.request("GET", "/metrics").json()["requests"]
+    assert not [key for key in keys if "INVENTED" in key]
+
+
+def test_an_integral_number_is_an_integer(api: InProcessShop) -> None:
+    """JSON Schema (so the OpenAPI document) calls 2.0 an integer: so does the API."""
+    body = {"user_id": 1.0, "items": [{"product_id": 3.0, "quantity": 2.0}]}
+    response = api.request("POST", "/checkout", json=body)
+    assert response.status_code == 200, response.text
+    ((_, (request, _key)),) = api.backend.calls
+    assert (request.user_id, request.items[0].product_id, request.items[0].quantity) == (1, 3, 2)
+    assert isinstance(request.items[0].quantity, int)
+
+
+def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    return spec["paths"][path][method]  # type: ignore[no-any-return]
+
+
+ERROR_STATUSES = [
+    ("post", "/checkout", {"402", "404", "409", "422", "503"}),
+    ("get", "/orders/{order_id}", {"404", "422", "503"}),
+    ("get", "/users/{user_id}/orders", {"404", "422", "503"}),
+    ("get", "/products", {"422", "503"}),
+    ("get", "/products/{product_id}", {"404", "422", "503"}),
+    ("get", "/dashboard/customers", {"422", "503"}),
+    ("get", "/dashboard/revenue", {"422", "503"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "statuses"), ERROR_STATUSES)
+def test_openapi_declares_each_error_the_route_answers_with_its_shape(
+    api: InProcessShop, method: str, path: str, statuses: set[str]
+) -> None:
+    spec = api.request("GET", "/openapi.json").json()
+    responses = _operation(spec, method, path)["responses"]
+    assert statuses <= set(responses)
+    for status in statuses:
+        ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+        error = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert error["required"] == ["error"]
+
+
+def test_openapi_tells_the_limits_of_the_queries(api: InProcessShop) -> None:
+    spec = api.request("GET", "/openapi.json").json()
+    params = {
+        p["name"]: p["schema"] for p in _operation(spec, "get", "/dashboard/revenue")["parameters"]
+    }
+    for name in ("from", "to"):
+        schema = params[name].get("anyOf", [params[name]])[0]
+        assert schema["format"] == "date"
+        assert schema["type"] == "string"
+    assert "366" in _operation(spec, "get", "/dashboard/revenue")["description"]
+    products = {p["name"]: p["schema"] for p in _operation(spec, "get", "/products")["parameters"]}
+    for name in ("search", "category"):
+        schema = products[name].get("anyOf", [products[name]])[0]
+        assert re.fullmatch(schema["pattern"], "shoe\x00s") is None
+        assert re.fullmatch(schema["pattern"], "shoes") is not None

@@ -70,12 +70,19 @@ def test_ids_fit_a_bigint_and_are_positive(ident: int, valid: bool) -> None:
                 parse(payload)
 
 
-@pytest.mark.parametrize("value", ["1", 1.0, True, None, [1]])
+@pytest.mark.parametrize("value", ["1", 1.5, True, None, [1], float("inf"), float("nan")])
 def test_numbers_are_strict(value: object) -> None:
+    """Integers only; 1.0 is one (JSON Schema says so), see test_integral_floats_are_integers."""
     with pytest.raises(ValidationError):
         parse(body(user_id=value))
     with pytest.raises(ValidationError):
         parse(body(items=[{"product_id": 1, "quantity": value}]))
+
+
+def test_integral_floats_are_integers() -> None:
+    parsed = parse(body(user_id=7.0, items=[{"product_id": 3.0, "quantity": 2.0}]))
+    assert (parsed.user_id, parsed.items[0].product_id, parsed.items[0].quantity) == (7, 3, 2)
+    assert all(type(v) is int for v in (parsed.user_id, parsed.items[0].quantity))
 
 
 def test_duplicate_products_are_refused_with_a_reason() -> None:

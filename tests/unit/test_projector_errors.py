@@ -1,0 +1,39 @@
+"""Which projector errors are one event's fault, and which would hit every event."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from cqrs_app.projector import CONNECTION_OPTIONS, is_data_error
+
+
+@pytest.mark.parametrize(
+    ("exc", "one_event"),
+    [
+        (errors.lookup("22003")("integer out of range"), True),
+        (errors.lookup("22P02")("invalid input syntax"), True),
+        (errors.lookup("23505")("duplicate key"), True),
+        (errors.lookup("23514")("check constraint"), True),
+        (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), True),
+        (TypeError("can't compare offset-naive and offset-aware datetimes"), True),
+        (errors.lookup("42P01")('relation "daily_revenue" does not exist'), False),
+        (errors.lookup("42501")("permission denied for table order_summaries"), False),
+        (errors.lookup("42703")("column does not exist"), False),
+        (errors.lookup("25P03")("idle-in-transaction timeout"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_only_data_errors_are_one_events_fault(exc: BaseException, one_event: bool) -> None:
+    assert is_data_error(exc) is one_event
+
+
+def test_connections_have_keepalives_timeouts_and_utc() -> None:
+    assert CONNECTION_OPTIONS["keepalives"] == 1
+    assert CONNECTION_OPTIONS["tcp_user_timeout"] > 0
+    assert CONNECTION_OPTIONS["connect_timeout"] > 0
+    options = CONNECTION_OPTIONS["options"]
+    assert "timezone=UTC" in options
+    assert "idle_in_transaction_session_timeout" in options
+    assert "statement_timeout" in options
