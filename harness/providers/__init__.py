@@ -43,6 +43,7 @@ class ProviderConfig:
     docker_image: str = "postgres:15"
     docker_cpus: float | None = None
     docker_memory: str | None = None
+    redis_url: str | None = None  # an external Redis for the cache system (else one is started)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
