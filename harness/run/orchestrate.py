@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from harness.core.polling import TimeoutWaiting
 from harness.profiles import LoadProfile
 from harness.providers import ProviderConfig
 from harness.providers.binaries import find_binaries
+from harness.results.decision import Thresholds
 from harness.results.files import write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
@@ -37,6 +38,7 @@ from harness.stack.services import PythonService
 from harness.stack.stacks import (
     READ_DSN_ENV,
     WRITE_DSN_ENV,
+    CacheSettings,
     Stack,
     StackConfig,
     SystemKind,
@@ -62,6 +64,8 @@ class RunConfig:
     targets: tuple[tuple[str, str], ...] = ()  # (system, url) already running elsewhere
     progress: bool = True
     cpu_layout: str = SPLIT
+    cache: CacheSettings | None = None  # the cache system's settings (None: its defaults)
+    thresholds: Thresholds = field(default_factory=Thresholds)  # the decision section's
 
 
 def make_plan(config: RunConfig, record_dir: Path) -> LoadPlan:
@@ -108,7 +112,8 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
             "generator": {
                 "niceness": GENERATOR_NICENESS if os.geteuid() == 0 else 0,
                 "record_writes": "on a writer thread, off the event loop",
-            }
+            },
+            "decision": config.thresholds.to_json(),
         },
     )
     write_run_info(run_dir, info)
@@ -152,6 +157,7 @@ def _run_system(
         spec=config.spec,
         progress=config.progress,
         cpu_layout=config.cpu_layout,
+        cache=config.cache,
     )
     with Stack(stack_config) as stack:
         assert stack.state is not None
@@ -176,6 +182,8 @@ def _run_system(
             if topology.read_models is None
             else ".".join(part for part in topology.read_models if part),
             "standbys": dict(topology.standbys),
+            "cache": None if topology.cache is None else topology.cache.to_json(),
+            "servers": len(topology.clusters) + (1 if topology.redis else 0),
         }
         detail["cpu_layout"] = stack.layout.to_json([*stack.state.pids, "locust"])
         return detail
