@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    CacheRefreshOpt,
+    CacheTtlOpt,
     CpuLayoutOpt,
     DsnOpt,
     JsonOpt,
@@ -18,11 +20,13 @@ from harness.cli.app import (
     ProfileOpt,
     ProviderOpt,
     ReadDsnOpt,
+    RedisUrlOpt,
     SeedOpt,
     SystemOpt,
     UsersOpt,
     WriteDsnOpt,
     app,
+    cache_settings,
     provider_config,
     state,
 )
@@ -50,6 +54,9 @@ def up_command(
     port: PortOpt = None,
     dsn: DsnOpt = None,
     cpu_layout: CpuLayoutOpt = "split",
+    cache_ttl: CacheTtlOpt = None,
+    cache_refresh: CacheRefreshOpt = None,
+    redis_url: RedisUrlOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system (databases from the cached dataset, then its app) and leave it running.
@@ -62,10 +69,11 @@ def up_command(
 
     config = StackConfig(
         system=system,
-        provider=provider_config(provider, pg_setting, pg_bin_dir, port, dsn),
+        provider=provider_config(provider, pg_setting, pg_bin_dir, port, dsn, redis_url=redis_url),
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         app_port=app_port,
         cpu_layout=validate_layout(cpu_layout),
+        cache=cache_settings(cache_ttl, cache_refresh),
     )
     info = up(config)
     if json_output:
