@@ -240,10 +240,10 @@ def _verdict(row: Decision, baseline: Decision | None, limits: Thresholds) -> st
             f"(max {ms(row.staleness_max_ms)} > {stale_limit:g} ms)"
         )
     extra = _extra(row, baseline)
-    cost = f" for {extra}" if extra else ""
+    cost = f"; extra: {extra}" if extra else ""
     if baseline is not None and baseline.checkout_p95_ms is not None:
         if baseline.checkout_p95_ms <= slo:
-            return f"overkill: the baseline meets the SLO too; costs{cost or ' nothing more'}"
+            return f"overkill: the baseline meets the SLO too{cost}"
         return f"fixes it: p95 {ms(p95)} ms (baseline {ms(baseline.checkout_p95_ms)} ms){cost}"
     return f"meets the SLO (p95 {ms(p95)} ms); no baseline in this run to compare"
 
