@@ -175,3 +175,35 @@ def test_the_cache_stack_starts_and_stops_its_redis(session_home: Path) -> None:
         timeout=10,
         what="redis to stop",
     )
+
+
+def _no_redis_image() -> str | None:
+    from harness.providers.cache import DEFAULT_REDIS_IMAGE
+    from harness.providers.docker import docker_unavailable_reason
+
+    reason = docker_unavailable_reason()
+    if reason is not None:
+        return reason
+    import docker
+
+    client = docker.from_env(version="1.41")
+    try:
+        client.images.get(DEFAULT_REDIS_IMAGE)
+    except docker.errors.ImageNotFound:
+        return f"no {DEFAULT_REDIS_IMAGE} image here (the harness never pulls)"
+    finally:
+        client.close()
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_docker_redis_answers_with_its_password() -> None:
+    reason = _no_redis_image()
+    if reason is not None:
+        pytest.skip(reason)
+    from harness.providers.cache import DockerRedis
+
+    with DockerRedis("t") as server:
+        assert redis.Redis.from_url(server.url).ping()
+        assert server.url.startswith("redis://:")
