@@ -7,6 +7,11 @@ about. Run it with ``python -m baseline_app --port N`` and CQRS_BENCH_DB_DSN set
 With CQRS_BENCH_READ_DSN set too (the ``replica`` system), the same queries
 run for pages and reports on a hot standby, through a pool of their own;
 checkout and the just-placed order stay on the primary.
+
+With CQRS_BENCH_CACHE_URL set (the ``cache`` system), the two reports are
+cached in that Redis for CQRS_BENCH_CACHE_TTL_S seconds, refreshed at expiry
+as CQRS_BENCH_CACHE_REFRESH says (``expiry`` or ``single-flight``; see
+:mod:`baseline_app.cache`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from baseline_app import queries
+from baseline_app.cache import ReportCache
 from baseline_app.settings import Settings
 from shop.checkout import checkout
 from shop.models import CheckoutRequest
@@ -43,13 +49,22 @@ class BaselineBackend:
         self.pool = pool(settings.dsn, "baseline")
         # reads go to the standby when there is one, else to the one database
         self.reads = self.pool if settings.read_dsn is None else pool(settings.read_dsn, "standby")
+        self.cache = (
+            None
+            if settings.cache_url is None
+            else ReportCache(settings.cache_url, settings.cache_ttl_s, settings.cache_refresh)
+        )
 
     async def start(self) -> None:
         await self.pool.open(wait=True, timeout=30)
         if self.reads is not self.pool:
             await self.reads.open(wait=True, timeout=30)
+        if self.cache is not None:
+            await self.cache.start()
 
     async def stop(self) -> None:
+        if self.cache is not None:
+            await self.cache.stop()
         if self.reads is not self.pool:
             await self.reads.close()
         await self.pool.close()
@@ -79,10 +94,24 @@ class BaselineBackend:
             return await queries.user_orders(conn, user_id, limit)
 
     async def top_customers(self, limit: int) -> dict[str, Any]:
+        if self.cache is None:
+            return await self._top_customers(limit)
+        return await self.cache.answer(
+            "dashboard_customers", str(limit), lambda: self._top_customers(limit)
+        )
+
+    async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
+        if self.cache is None:
+            return await self._revenue(start, end)
+        return await self.cache.answer(
+            "dashboard_revenue", f"{start}:{end}", lambda: self._revenue(start, end)
+        )
+
+    async def _top_customers(self, limit: int) -> dict[str, Any]:
         async with self.reads.connection() as conn:
             return await queries.top_customers(conn, limit)
 
-    async def revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
+    async def _revenue(self, start: date | None, end: date | None) -> dict[str, Any]:
         async with self.reads.connection() as conn:
             first, last = revenue_window(start, end, await utc_today(conn))
             return await queries.daily_revenue(conn, first, last)
@@ -91,6 +120,8 @@ class BaselineBackend:
         found = {"pool": pool_metrics(self.pool)}
         if self.reads is not self.pool:
             found["pool_read"] = pool_metrics(self.reads)
+        if self.cache is not None:
+            found["cache"] = await self.cache.metrics()
         return found
 
     async def health(self) -> dict[str, Any]:

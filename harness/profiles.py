@@ -37,6 +37,14 @@ PROFILES = {
             DatasetSpec(users=2_000, products=500, orders=20_000),
             LoadProfile(20, 30, 20, checkout_rate=20, shoppers=10, admins=12, admin_interval_s=1.0),
         ),
+        # a day when one database copes: a low checkout rate, no report storm (one admin,
+        # a report now and then), on the smoke dataset: what each architecture costs
+        # when there is nothing to gain (8/s: 240 checkouts in 30 s, enough for a p95)
+        Profile(
+            "quiet",
+            DatasetSpec(users=2_000, products=500, orders=20_000),
+            LoadProfile(20, 30, 20, checkout_rate=8, shoppers=5, admins=1, admin_interval_s=10.0),
+        ),
         Profile(
             "quick",
             DatasetSpec(users=20_000, products=2_000, orders=300_000),

@@ -7,6 +7,13 @@ import html
 import json
 from pathlib import Path
 
+from harness.results.decision import (
+    Thresholds,
+    decide,
+    decision_note,
+    decision_table,
+    thresholds_of,
+)
 from harness.results.model import Summary
 from harness.results.table import Table, lineup_table, phase_table
 from reports.data import RunData, load_run
@@ -135,12 +142,16 @@ def _caveats(data: RunData) -> list[str]:
     return caveats
 
 
-def render_report(directory: Path) -> dict[str, Path]:
+def render_report(directory: Path, thresholds: Thresholds | None = None) -> dict[str, Path]:
+    """``thresholds``: for the decision section (default: those the run was made with)."""
     data = load_run(directory)
     plots = render_plots(data, directory / "plots")
     captions = plots_for(data)
     summary, run = data.summary, data.run
     trials = trials_section(summary)
+    limits = thresholds if thresholds is not None else thresholds_of(run.extra)
+    decision = decision_table(decide(summary, run.systems_detail, limits))
+    note = decision_note(limits)
     phases = phase_table(summary)
     lineup = lineup_table(summary, run.systems_detail) if len(summary.systems) > 1 else None
     layouts = {
@@ -228,6 +239,9 @@ def render_report(directory: Path) -> dict[str, Path]:
 <pre>{html.escape(json.dumps(facts, indent=2, default=str))}</pre>
 <h2>Caveats</h2>
 <ul>{"".join(f"<li>{html.escape(c)}</li>" for c in _caveats(data))}</ul>
+<h2>Decision</h2>
+{html_table(decision)}
+<p class="note">{html.escape(note)}</p>
 </body></html>
 """
     html_path = directory / "report.html"
@@ -266,6 +280,12 @@ def render_report(directory: Path) -> dict[str, Path]:
         "## Caveats",
         "",
         *(f"- {c}" for c in _caveats(data)),
+        "",
+        "## Decision",
+        "",
+        md_table(decision),
+        "",
+        note,
         "",
     ]
     md_path = directory / "report.md"

@@ -17,11 +17,12 @@ from harness.core.console import emit_json, human
 from harness.core.errors import BadInput
 from harness.core.paths import check_home, default_home
 from harness.providers import DockerNetwork, ProviderConfig, ProviderKind
+from harness.providers.cache import parse_redis_url
 from harness.providers.docker import DEFAULT_IMAGE, IMAGE_ENV
 from harness.providers.external import parse_dsn_option
 from harness.providers.settings import parse_settings
 from harness.stack.housekeeping import clean_up_after_dead_runs
-from harness.stack.stacks import SystemKind
+from harness.stack.stacks import CacheSettings, SystemKind
 
 app = typer.Typer(
     name="cqrs-bench",
@@ -128,6 +129,57 @@ DockerNetworkOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+# The cache system (baseline app + reports cached in Redis).
+CacheTtlOpt = Annotated[
+    float | None,
+    typer.Option("--cache-ttl", help="cache system: seconds a cached report answer lives [10]."),
+]
+CacheRefreshOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cache-refresh",
+        help="cache system: at expiry, 'expiry' (every miss runs the report: a stampede) "
+        "or 'single-flight' (one refresh, the others get the old answer) [expiry].",
+    ),
+]
+RedisUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        help="cache system: use this Redis (redis://:password@host:port/0) instead of "
+        "starting one.",
+    ),
+]
+# The decision section's thresholds.
+SloOpt = Annotated[
+    float | None,
+    typer.Option("--slo-ms", min=0.001, help="Decision: checkout p95 SLO in the storm, ms [250]."),
+]
+MaxStalenessOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-staleness-ms", min=0.001, help="Decision: acceptable staleness of reads, ms [10000]."
+    ),
+]
+DecisionFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--decision",
+        help="Decision thresholds from a TOML file's [decision] table (slo_ms, "
+        "max_staleness_ms); the options above win.",
+    ),
+]
+
+
+def cache_settings(ttl_s: float | None, refresh: str | None) -> CacheSettings | None:
+    """The cache system's settings from the options (None: the topology's defaults)."""
+    if ttl_s is None and refresh is None:
+        return None
+    default = CacheSettings()
+    return CacheSettings(
+        ttl_s=default.ttl_s if ttl_s is None else ttl_s,
+        refresh=default.refresh if refresh is None else refresh,
+    ).validated()
 
 
 def provider_config(
@@ -141,6 +193,7 @@ def provider_config(
     *,
     docker_image: str = DEFAULT_IMAGE,
     docker_network: DockerNetwork = DockerNetwork.BRIDGE,
+    redis_url: str | None = None,
 ) -> ProviderConfig:
     dsns = tuple(parse_dsn_option(text) for text in dsn or [])
     if dsns and provider not in (ProviderKind.AUTO, ProviderKind.EXTERNAL):
@@ -158,6 +211,7 @@ def provider_config(
         docker_cpus=docker_cpus,
         docker_memory=docker_memory,
         docker_network=docker_network,
+        redis_url=None if redis_url is None else parse_redis_url(redis_url),
     )
 
 
@@ -165,7 +219,7 @@ ProfileOpt = Annotated[
     str,
     typer.Option(
         "--profile",
-        help="Dataset and load size: smoke, quick, standard, black-friday.",
+        help="Dataset and load size: smoke, quiet, quick, standard, black-friday.",
     ),
 ]
 UsersOpt = Annotated[int | None, typer.Option("--users", help="Override the profile's user count.")]

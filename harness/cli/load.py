@@ -8,23 +8,30 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    CacheRefreshOpt,
+    CacheTtlOpt,
     CpuLayoutOpt,
+    DecisionFileOpt,
     DockerCpusOpt,
     DockerImageOpt,
     DockerMemoryOpt,
     DockerNetworkOpt,
     DsnOpt,
     JsonOpt,
+    MaxStalenessOpt,
     OrdersOpt,
     PgBinDirOpt,
     PgSettingOpt,
     ProductsOpt,
     ProfileOpt,
     ProviderOpt,
+    RedisUrlOpt,
     SeedOpt,
+    SloOpt,
     SystemOpt,
     UsersOpt,
     app,
+    cache_settings,
     provider_config,
 )
 from harness.core.console import emit_json
@@ -44,7 +51,7 @@ def run_command(
         typer.Option(
             "--systems",
             help="Comma-separated systems to run, in order, or 'all' for the lineup "
-            "(baseline, replica, cqrs-samedb, cqrs).",
+            "(baseline, replica, cqrs-samedb, cqrs, cache).",
         ),
     ] = "baseline,cqrs",
     out: Annotated[Path, typer.Option("--out", help="Where run directories go.")] = Path("runs"),
@@ -94,19 +101,26 @@ def run_command(
     docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
     docker_cpus: DockerCpusOpt = None,
     docker_memory: DockerMemoryOpt = None,
+    cache_ttl: CacheTtlOpt = None,
+    cache_refresh: CacheRefreshOpt = None,
+    redis_url: RedisUrlOpt = None,
+    slo_ms: SloOpt = None,
+    max_staleness_ms: MaxStalenessOpt = None,
+    decision: DecisionFileOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """The Black Friday run: each system in turn gets the same data and the same load.
 
     Writes runs/<timestamp>-<profile>/ with run.json, raw per-request records,
-    samples and summary.json, and prints the summary table. With --repeat N,
-    each system runs N interleaved trials (raw files in <system>/trial-<k>/).
-    Example: cqrs-bench run --profile smoke --repeat 3
+    samples and summary.json, and prints the summary table and the decision. With
+    --repeat N, each system runs N interleaved trials (raw files in <system>/trial-<k>/).
+    Example: cqrs-bench run --profile smoke --systems all --slo-ms 250
     """
     from dataclasses import replace
 
     from harness.cli.views import render_summary
     from harness.profiles import load_profile, spec_for
+    from harness.results.decision import decide, load_thresholds
     from harness.results.files import read_run_info
     from harness.run.orchestrate import RunConfig, run_benchmark
     from reports.render import render_report
@@ -124,6 +138,8 @@ def run_command(
     targets = tuple(parse_dsn_option(text) for text in target or [])
     if not chosen and not targets:
         raise BadInput("nothing to run: give --systems or --target")
+    thresholds = load_thresholds(decision, slo_ms, max_staleness_ms)
+    cache = cache_settings(cache_ttl, cache_refresh)
     load = load_profile(profile)
     overrides = {
         "steady_s": steady,
@@ -145,10 +161,13 @@ def run_command(
             docker_memory,
             docker_image=docker_image,
             docker_network=docker_network,
+            redis_url=redis_url,
         ),
         profile=profile,
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         load=load,
+        cache=cache,
+        thresholds=thresholds,
         systems=tuple(chosen),
         out=out.absolute(),
         workers=workers,
@@ -157,11 +176,19 @@ def run_command(
         repeat=repeat,
     )
     run_dir, summary = run_benchmark(config)
-    render_report(run_dir)
+    render_report(run_dir, thresholds)
+    details = read_run_info(run_dir).systems_detail
     if json_output:
-        emit_json({"run_dir": str(run_dir), **summary.to_json()})
+        verdicts = {d.system: d.to_json() for d in decide(summary, details, thresholds)}
+        emit_json(
+            {
+                "run_dir": str(run_dir),
+                **summary.to_json(),
+                "decision": {"thresholds": thresholds.to_json(), "systems": verdicts},
+            }
+        )
     else:
-        render_summary(summary, str(run_dir), read_run_info(run_dir).systems_detail)
+        render_summary(summary, str(run_dir), details, thresholds)
 
 
 @app.command("ui")

@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    DecisionFileOpt,
     JsonOpt,
+    MaxStalenessOpt,
     RunDirArg,
+    SloOpt,
     app,
     output,
 )
@@ -18,14 +21,23 @@ from harness.core.errors import CheckFailed
 
 
 @app.command("report")
-def report_command(run_dir: RunDirArg) -> None:
+def report_command(
+    run_dir: RunDirArg,
+    slo_ms: SloOpt = None,
+    max_staleness_ms: MaxStalenessOpt = None,
+    decision: DecisionFileOpt = None,
+) -> None:
     """Re-render report.html, report.md and plots/ from a run directory.
 
-    Example: cqrs-bench report runs/20261127T100000Z-smoke
+    The decision section uses the run's thresholds unless given here.
+    Example: cqrs-bench report runs/20261127T100000Z-smoke --slo-ms 100
     """
+    from harness.results.decision import load_thresholds
     from reports.render import render_report
 
-    written = render_report(run_dir)
+    given = decision is not None or slo_ms is not None or max_staleness_ms is not None
+    thresholds = load_thresholds(decision, slo_ms, max_staleness_ms) if given else None
+    written = render_report(run_dir, thresholds)
     human.print(f"wrote {written['html']} and {written['markdown']}", markup=False)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    CacheRefreshOpt,
+    CacheTtlOpt,
     CpuLayoutOpt,
     DockerCpusOpt,
     DockerImageOpt,
@@ -22,11 +24,13 @@ from harness.cli.app import (
     ProfileOpt,
     ProviderOpt,
     ReadDsnOpt,
+    RedisUrlOpt,
     SeedOpt,
     SystemOpt,
     UsersOpt,
     WriteDsnOpt,
     app,
+    cache_settings,
     provider_config,
     state,
 )
@@ -59,6 +63,9 @@ def up_command(
     docker_network: DockerNetworkOpt = DockerNetwork.BRIDGE,
     docker_cpus: DockerCpusOpt = None,
     docker_memory: DockerMemoryOpt = None,
+    cache_ttl: CacheTtlOpt = None,
+    cache_refresh: CacheRefreshOpt = None,
+    redis_url: RedisUrlOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Start a system (databases from the cached dataset, then its app) and leave it running.
@@ -81,10 +88,12 @@ def up_command(
             docker_memory,
             docker_image=docker_image,
             docker_network=docker_network,
+            redis_url=redis_url,
         ),
         spec=spec_for(profile, users=users, products=products, orders=orders, seed=seed),
         app_port=app_port,
         cpu_layout=validate_layout(cpu_layout),
+        cache=cache_settings(cache_ttl, cache_refresh),
     )
     info = up(config)
     if json_output:

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from harness.core.console import human
 from harness.results.compare import change_text, interval_text, value_text, verdict_text
+from harness.results.decision import Thresholds, decide, decision_note, decision_table
 from harness.results.model import Summary
 from harness.results.table import TERMINAL_ENDPOINTS, lineup_table, phase_table
 from harness.results.table import Table as ResultsTable
@@ -183,11 +184,18 @@ def render_gates(result: dict[str, Any]) -> None:
 
 
 def render_summary(
-    summary: Summary, run_dir: str, details: Mapping[str, Mapping[str, Any]] | None = None
+    summary: Summary,
+    run_dir: str,
+    details: Mapping[str, Mapping[str, Any]] | None = None,
+    thresholds: Thresholds | None = None,
 ) -> None:
     _print_table(phase_table(summary, TERMINAL_ENDPOINTS), f"cqrs-bench run: {run_dir}", 2)
     if details is not None and len(summary.systems) > 1:
         _print_table(lineup_table(summary, details), "the lineup", 1)
+    if details is not None:
+        limits = thresholds or Thresholds()
+        _print_table(decision_table(decide(summary, details, limits)), "decision", 1)
+        human.print(decision_note(limits), markup=False)
     for key, value in summary.ratios.items():
         human.print(f"  {key}: {value:g}")
     if summary.valid:

@@ -51,6 +51,7 @@ class ProviderConfig:
     docker_cpus: float | None = None
     docker_memory: str | None = None
     docker_network: DockerNetwork = DockerNetwork.BRIDGE
+    redis_url: str | None = None  # an external Redis for the cache system (else one is started)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

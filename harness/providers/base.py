@@ -78,6 +78,40 @@ class Cluster(Protocol):
     ) -> None: ...
 
 
+class CacheServer(Protocol):
+    """One Redis server: the report cache of the ``cache`` system."""
+
+    name: str
+
+    def start(self) -> Self: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def url(self) -> str:
+        """``redis://:password@host:port/0``, password included (the app needs it)."""
+        ...
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process on this machine, when there is one."""
+        ...
+
+    @property
+    def local_directory(self) -> Path | None:
+        """The server's own directory on this machine (its record), when the harness made one."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
 class Provider(Protocol):
     name: str
 

@@ -13,6 +13,7 @@ import psutil
 from harness.core.accounts import check_reachable, unprivileged_user
 from harness.core.errors import EnvironmentProblem, HarnessError
 from harness.providers.binaries import find_binaries
+from harness.providers.cache import describe_local
 from harness.providers.docker import docker_unavailable_reason
 
 MIN_FREE_DISK_GIB = 5.0
@@ -58,6 +59,15 @@ def diagnose(config: DoctorConfig) -> dict[str, Any]:
     else:
         checks["run_as"] = {"ok": True, "user": psutil.Process().username(), "uid": os.geteuid()}
 
+    try:
+        checks["redis"] = {"ok": True, **describe_local()}
+    except HarnessError as exc:
+        checks["redis"] = {
+            "ok": False,
+            "problem": exc.message,
+            "fix": f"{exc.hint}; needed by the cache system only (or give --redis-url)",
+        }
+
     reason = docker_unavailable_reason()
     checks["docker"] = (
         {"ok": True}
@@ -93,6 +103,8 @@ def diagnose(config: DoctorConfig) -> dict[str, Any]:
     return {
         "ok": any(providers.values()),
         "providers": providers,
+        # the cache system's Redis: redis-server here (local), else a --redis-url
+        "redis": bool(checks["redis"]["ok"]),
         "default_provider": "local" if local_ok else ("docker" if reason is None else None),
         "home": str(config.home),
         "checks": checks,

@@ -377,6 +377,21 @@ class CpuStats:
 
 
 @dataclass(frozen=True)
+class MemoryStats:
+    """Resident memory of one component in one phase, MiB (whole process tree)."""
+
+    mean: float
+    max: float
+
+    @classmethod
+    def read(cls, node: _Reader) -> MemoryStats:
+        return cls(mean=node.number("mean"), max=node.number("max"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mean": self.mean, "max": self.max}
+
+
+@dataclass(frozen=True)
 class LagStats:
     """Projection lag in one phase, ms: from the order's write commit to its read-model commit.
 
@@ -414,6 +429,7 @@ ANSWERED_METRICS = _names(Answered)
 DRIVER_METRICS = _names(CheckoutDriver)
 REPORTS_METRICS = _names(ReportsDriver)
 CPU_METRICS = _names(CpuStats)
+MEMORY_METRICS = _names(MemoryStats)
 LAG_METRICS = _names(LagStats)
 
 
@@ -431,6 +447,10 @@ class PhaseSummary:
     cpu_unavailable: Mapping[str, str] = field(default_factory=dict)
     # a hot standby's staleness (replay lag) sampled once a second, ms (the replica system)
     replica_lag_ms: LagStats | None = None
+    # the cache system: the age of the cached report answers, sampled once a second, ms
+    cache_staleness_ms: LagStats | None = None
+    # resident memory of every component, MiB (absent in runs from before it was summarized)
+    memory_mib: Mapping[str, MemoryStats] = field(default_factory=dict)
 
     @classmethod
     def read(cls, node: _Reader) -> PhaseSummary:
@@ -438,6 +458,8 @@ class PhaseSummary:
         reports = node.maybe_child("reports_driver")
         unavailable = node.maybe_child("cpu_unavailable")
         replica = node.maybe_child("replica_lag_ms")
+        cache = node.maybe_child("cache_staleness_ms")
+        memory = node.maybe_child("memory_mib")
         return cls(
             seconds=node.number("seconds"),
             endpoints={name: EndpointStats.read(n) for name, n in node.children("endpoints")},
@@ -449,6 +471,10 @@ class PhaseSummary:
             if unavailable is None
             else {name: unavailable.text(name) for name in unavailable.data},
             replica_lag_ms=None if replica is None else LagStats.read(replica),
+            cache_staleness_ms=None if cache is None else LagStats.read(cache),
+            memory_mib={}
+            if memory is None
+            else {name: MemoryStats.read(n) for name, n in node.children("memory_mib")},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -466,6 +492,10 @@ class PhaseSummary:
             data["cpu_unavailable"] = dict(self.cpu_unavailable)
         if self.replica_lag_ms is not None:
             data["replica_lag_ms"] = self.replica_lag_ms.to_json()
+        if self.cache_staleness_ms is not None:
+            data["cache_staleness_ms"] = self.cache_staleness_ms.to_json()
+        if self.memory_mib:
+            data["memory_mib"] = {name: mem.to_json() for name, mem in self.memory_mib.items()}
         return data
 
     def metrics(self) -> Iterator[tuple[tuple[str, ...], float | None]]:
@@ -482,9 +512,13 @@ class PhaseSummary:
         for component, cpu in self.cpu_pct.items():
             for key in CPU_METRICS:
                 yield ("cpu_pct", component, key), float(getattr(cpu, key))
+        for component, memory in self.memory_mib.items():
+            for key in MEMORY_METRICS:
+                yield ("memory_mib", component, key), float(getattr(memory, key))
         for name, lag in (
             ("projection_lag_ms", self.projection_lag_ms),
             ("replica_lag_ms", self.replica_lag_ms),
+            ("cache_staleness_ms", self.cache_staleness_ms),
         ):
             if lag is not None:
                 for key in LAG_METRICS:

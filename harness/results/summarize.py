@@ -46,6 +46,7 @@ from harness.results.model import (
     CpuStats,
     EndpointStats,
     LagStats,
+    MemoryStats,
     PhaseSummary,
     ReportsDriver,
     ResultsFileError,
@@ -143,6 +144,24 @@ def cpu_stats(resources: pd.DataFrame, window: tuple[float, float]) -> dict[str,
         found[str(component)] = CpuStats(
             mean=round(float((cpu * overlap).sum() / covered), 1),
             max=round(float(cpu[overlap > 0].max()), 1),
+        )
+    return found
+
+
+def memory_stats(resources: pd.DataFrame, window: tuple[float, float]) -> dict[str, MemoryStats]:
+    """Per component: resident memory (MiB) over the samples inside the window, and the peak."""
+    found: dict[str, MemoryStats] = {}
+    if "rss_mib" not in resources.columns:
+        return found
+    for component, rows in resources.groupby("component"):
+        overlap = _overlap(rows, window)
+        covered = overlap.sum()
+        if covered <= 0:
+            continue
+        rss = rows["rss_mib"].to_numpy(dtype=float)
+        found[str(component)] = MemoryStats(
+            mean=round(float((rss * overlap).sum() / covered), 1),
+            max=round(float(rss[overlap > 0].max()), 1),
         )
     return found
 
@@ -246,6 +265,7 @@ def summarize_system(
     resources = _with_intervals(read_optional_csv(directory / "resources.csv"), "component")
     lag, unprojected = _projection(directory)
     replica = read_optional_csv(directory / "replica_lag.csv")
+    cache = read_optional_csv(directory / "cache_staleness.csv")
     schedules = _schedules(directory)
     timeout_ms = plan.timeout_s * 1000
     phases: dict[str, PhaseSummary] = {}
@@ -305,6 +325,10 @@ def summarize_system(
             reports_driver=reports_driver,
             cpu_unavailable={k: v for k, v in (unmeasured or {}).items() if k not in cpu},
             replica_lag_ms=None if replica is None else _sampled_lag(replica, windows[phase]),
+            cache_staleness_ms=None
+            if cache is None
+            else _sampled_lag(cache, windows[phase], "age_ms"),
+            memory_mib={} if resources is None else memory_stats(resources, windows[phase]),
         )
     return SystemSummary(
         phases=phases, phase_windows=windows, traffic_fingerprint=traffic_fingerprint(schedules)
@@ -332,13 +356,14 @@ def _lag_stats(
     )
 
 
-def _sampled_lag(samples: pd.DataFrame, window: tuple[float, float]) -> LagStats:
-    """A standby's sampled replay lag in one phase (the worst standby at each sample)."""
+def _sampled_lag(
+    samples: pd.DataFrame, window: tuple[float, float], column: str = "lag_ms"
+) -> LagStats:
+    """A sampled staleness in one phase: a standby's replay lag, or a cached answer's age
+    (the worst standby, or the oldest cached answer, at each sample)."""
     inside = _in_window(samples, window)
     lags = (
-        np.empty(0)
-        if inside is None
-        else inside.groupby("ts")["lag_ms"].max().to_numpy(dtype=float)
+        np.empty(0) if inside is None else inside.groupby("ts")[column].max().to_numpy(dtype=float)
     )
     return LagStats(
         p50=stats.percentile(lags, 50),

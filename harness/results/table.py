@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.results.model import PhaseSummary, Summary, SystemSummary
+from harness.results.model import LagStats, PhaseSummary, Summary, SystemSummary
 
 TABLE_ENDPOINTS = (
     "checkout",
@@ -108,6 +108,12 @@ LINEUP_HEADER = [
 ]
 
 
+def staleness(entry: PhaseSummary) -> LagStats | None:
+    """How stale a system's reads were in a phase: projection lag (CQRS), replay lag
+    (replica) or the age of the cached answers (cache); None for one that reads its writes."""
+    return entry.projection_lag_ms or entry.replica_lag_ms or entry.cache_staleness_ms
+
+
 def _ratio(top: float | None, bottom: float | None) -> str:
     return MISSING if top is None or not bottom else f"{top / bottom:,.2f}x"
 
@@ -118,7 +124,7 @@ def lineup_row(system: str, data: SystemSummary, detail: Mapping[str, Any]) -> l
     checkout = None if storm is None else storm.endpoints.get("checkout")
     calm = None if steady is None else steady.endpoints.get("checkout")
     dashboard = None if storm is None else storm.endpoints.get("dashboard_customers")
-    lag = None if storm is None else (storm.projection_lag_ms or storm.replica_lag_ms)
+    lag = None if storm is None else staleness(storm)
     errors: dict[str, int] = {}
     for stats in [] if storm is None else storm.endpoints.values():
         for kind, count in stats.errors.items():

@@ -17,7 +17,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from harness.profiles import LoadProfile
 from harness.providers import ProviderConfig, ProviderKind, check_provider
 from harness.providers.binaries import find_binaries
 from harness.providers.docker import container_limits, docker_client
+from harness.results.decision import Thresholds
 from harness.results.files import trial_dir, write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
@@ -45,6 +46,7 @@ from harness.stack.services import PythonService
 from harness.stack.stacks import (
     READ_DSN_ENV,
     WRITE_DSN_ENV,
+    CacheSettings,
     Stack,
     StackConfig,
     SystemKind,
@@ -71,6 +73,8 @@ class RunConfig:
     progress: bool = True
     cpu_layout: str = SPLIT
     repeat: int = 1  # trials per system
+    cache: CacheSettings | None = None  # the cache system's settings (None: its defaults)
+    thresholds: Thresholds = field(default_factory=Thresholds)  # the decision section's
 
 
 def trial_order(names: Sequence[str], repeat: int, seed: int) -> list[tuple[str, int]]:
@@ -134,6 +138,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
                 "record_writes": "on a writer thread, off the event loop",
             },
             **({"docker": _docker_detail(config.provider)} if kind is ProviderKind.DOCKER else {}),
+            "decision": config.thresholds.to_json(),
         },
     )
     order = trial_order(names, config.repeat, config.spec.seed)
@@ -202,6 +207,7 @@ def _run_system(
         spec=config.spec,
         progress=config.progress,
         cpu_layout=config.cpu_layout,
+        cache=config.cache,
     )
     with Stack(stack_config) as stack:
         assert stack.state is not None
@@ -229,6 +235,8 @@ def _run_system(
             if topology.read_models is None
             else ".".join(part for part in topology.read_models if part),
             "standbys": dict(topology.standbys),
+            "cache": None if topology.cache is None else topology.cache.to_json(),
+            "servers": len(topology.clusters) + (1 if topology.redis else 0),
         }
         detail["cpu_layout"] = stack.layout.to_json([*stack.state.pids, "locust"])
         return detail

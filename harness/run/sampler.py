@@ -30,6 +30,7 @@ import psycopg
 from harness.providers.docker import container_cpu_seconds, docker_client
 
 GENERATOR = "locust"
+CACHE_STALENESS_FILE = "cache_staleness.csv"
 
 REPLAY_LAG = """
 SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
@@ -175,6 +176,8 @@ class Sampler:
                 ],
             )
             replica = self._writer(files, "replica_lag.csv", ["ts", "standby", "lag_ms"])
+            # the cache system: the age of each report's cached answer (its staleness)
+            cache = self._writer(files, CACHE_STALENESS_FILE, ["ts", "report", "age_ms"])
             client = httpx.Client(timeout=2)
             files.callback(client.close)
             files.callback(_close_all, connections)
@@ -226,7 +229,7 @@ class Sampler:
                     if row is not None:
                         activity.writerow([f"{now:.3f}", name, *row])
                 if self.app_url is not None:
-                    self._app_metrics(client, now, app, lag)
+                    self._app_metrics(client, now, app, lag, cache)
                 for name, dsn in self.standbys.items():
                     behind = self._replay_lag_ms(connections, f"standby:{name}", dsn)
                     if behind is not None:
@@ -269,7 +272,9 @@ class Sampler:
             return None
         return None if row is None or row[0] is None else float(row[0])
 
-    def _app_metrics(self, client: httpx.Client, now: float, app: Any, lag: Any) -> None:
+    def _app_metrics(
+        self, client: httpx.Client, now: float, app: Any, lag: Any, cache: Any
+    ) -> None:
         try:
             metrics = client.get(f"{self.app_url}/metrics").json()
         except (httpx.HTTPError, ValueError):
@@ -299,6 +304,10 @@ class Sampler:
                     projection.get("stalled_reason") or "",
                 ]
             )
+        cached = metrics.get("cache")
+        if isinstance(cached, dict) and isinstance(cached.get("answer_age_ms"), dict):
+            for report, age in cached["answer_age_ms"].items():
+                cache.writerow([f"{now:.3f}", report, age])
 
 
 def _close_all(connections: dict[str, psycopg.Connection[Any]]) -> None:

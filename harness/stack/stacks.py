@@ -14,7 +14,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -23,13 +23,19 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
-from harness.core.errors import EnvironmentProblem
+from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import stacks_dir
 from harness.core.processes import ProcessIdentity, stop_tree
-from harness.providers import ProviderConfig, check_provider, make_provider
-from harness.providers.base import Cluster
+from harness.providers import (
+    ProviderConfig,
+    check_provider,
+    make_provider,
+    resolve_kind,
+)
+from harness.providers.base import CacheServer, Cluster
+from harness.providers.cache import make_cache_server
 from harness.providers.docker import DockerCluster, containers_running, remove_containers
 from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
 from harness.seed.command import prepare_dataset
@@ -46,6 +52,7 @@ class SystemKind(StrEnum):
     REPLICA = "replica"
     CQRS_SAMEDB = "cqrs-samedb"
     CQRS = "cqrs"
+    CACHE = "cache"
 
 
 # The read models of cqrs-samedb live in the write cluster, in a schema of their own.
@@ -53,6 +60,37 @@ READ_MODEL_SCHEMA = "read_models"
 APP_DSN_ENV = "CQRS_BENCH_DB_DSN"  # baseline_app: checkout and the just-placed order
 WRITE_DSN_ENV = "CQRS_BENCH_WRITE_DSN"  # cqrs_app: commands
 READ_DSN_ENV = "CQRS_BENCH_READ_DSN"  # both apps: the DSN that serves reads
+# baseline_app's report cache (the cache system): where Redis is, how long an answer
+# lives, and what happens at expiry
+CACHE_URL_ENV = "CQRS_BENCH_CACHE_URL"
+CACHE_TTL_ENV = "CQRS_BENCH_CACHE_TTL_S"
+CACHE_REFRESH_ENV = "CQRS_BENCH_CACHE_REFRESH"
+EXPIRY = "expiry"  # plain expiry: every request that misses runs the report (a stampede)
+SINGLE_FLIGHT = "single-flight"  # one refresh at a time; the others get the old answer
+REFRESH_MODES = (EXPIRY, SINGLE_FLIGHT)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """The report cache in Redis: an answer's time to live, and the refresh at expiry."""
+
+    ttl_s: float = 10.0
+    refresh: str = EXPIRY
+
+    def validated(self) -> CacheSettings:
+        if self.refresh not in REFRESH_MODES:
+            raise BadInput(
+                f"unknown cache refresh {self.refresh!r} (known: {', '.join(REFRESH_MODES)})"
+            )
+        if not self.ttl_s > 0:
+            raise BadInput(f"the cache TTL must be above 0 s, got {self.ttl_s:g}")
+        return self
+
+    def env(self) -> dict[str, str]:
+        return {CACHE_TTL_ENV: f"{self.ttl_s:g}", CACHE_REFRESH_ENV: self.refresh}
+
+    def to_json(self) -> dict[str, object]:
+        return {"ttl_s": self.ttl_s, "refresh": self.refresh}
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,8 @@ class Topology:
     CPU placement); the first holds the seeded shop. ``dsns`` maps each of the
     app's DSN settings to a cluster and, where the read models have a schema of
     their own, that schema. ``standbys`` maps a standby cluster to its primary.
+    ``cache``: the app's reports are cached in a Redis server the stack starts
+    (or the user's, ``--redis-url``), with these settings (passed as env vars).
     """
 
     app: str
@@ -70,6 +110,12 @@ class Topology:
     dsns: Mapping[str, tuple[str, str | None]]
     standbys: Mapping[str, str] = field(default_factory=dict)
     projector: bool = False
+    cache: CacheSettings | None = None
+
+    @property
+    def redis(self) -> bool:
+        """Whether the system has a Redis server (the report cache)."""
+        return self.cache is not None
 
     @property
     def seeded(self) -> str:
@@ -103,6 +149,12 @@ TOPOLOGIES: dict[SystemKind, Topology] = {
         dsns={WRITE_DSN_ENV: ("write", None), READ_DSN_ENV: ("read", None)},
         projector=True,
     ),
+    SystemKind.CACHE: Topology(
+        app="baseline_app",
+        clusters={"db": "both"},
+        dsns={APP_DSN_ENV: ("db", None)},
+        cache=CacheSettings(),
+    ),
 }
 # --systems all: the lineup, from the incident to the fix
 LINEUP = tuple(TOPOLOGIES)
@@ -127,10 +179,14 @@ class StackConfig:
     progress: bool = True
     projector_args: tuple[str, ...] = ()
     cpu_layout: str = SPLIT
+    cache: CacheSettings | None = None  # overrides the topology's cache settings
 
     @property
     def topology(self) -> Topology:
-        return TOPOLOGIES[self.system]
+        topology = TOPOLOGIES[self.system]
+        if topology.cache is None or self.cache is None:
+            return topology
+        return replace(topology, cache=self.cache.validated())
 
 
 @dataclass
@@ -194,6 +250,7 @@ class Stack(Managed):
         self._exit = contextlib.ExitStack()
         self.directory: Path | None = None
         self.clusters: dict[str, Cluster] = {}
+        self.redis: CacheServer | None = None
         self.app: PythonService | None = None
         self.services: dict[str, PythonService] = {}
         self.dataset: Dataset | None = None
@@ -242,6 +299,17 @@ class Stack(Managed):
             self._write_state(url="", pids={}, processes={})  # recorded before the long load
             if seeded and not copied:
                 self._load_if_empty(cluster)
+        if topology.redis:
+            self.redis = self._exit.enter_context(
+                make_cache_server(
+                    resolve_kind(config.provider).value,
+                    home=config.provider.home,
+                    url=config.provider.redis_url,
+                    detached=self.detached,
+                    cpus=self.layout.of("redis"),
+                )
+            )
+            self._write_state(url="", pids={}, processes={})
         services: dict[str, PythonService] = {}
         if topology.projector:
             from cqrs_app.readmodels import rebuild
@@ -259,6 +327,7 @@ class Stack(Managed):
             pids={
                 **{name: service.pid for name, service in services.items()},
                 **{n: c.pid for n, c in self.clusters.items()},
+                **({} if self.redis is None else {"redis": self.redis.pid}),
             },
             processes={n: s.identity for n, s in services.items() if s.identity is not None},
         )
@@ -267,6 +336,7 @@ class Stack(Managed):
     def stop(self) -> None:
         self._exit.close()
         self.clusters = {}
+        self.redis = None
         self.app = None
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
@@ -304,10 +374,15 @@ class Stack(Managed):
             )
 
     def _service_env(self) -> dict[str, str]:
+        topology = self.config.topology
+        cache: dict[str, str] = {}
+        if topology.cache is not None and self.redis is not None:
+            cache = {CACHE_URL_ENV: self.redis.url, **topology.cache.env()}
         return {
             "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
             "CQRS_BENCH_SYSTEM": self.config.system.value,
-            **{setting: self.dsn(setting) for setting in self.config.topology.dsns},
+            **{setting: self.dsn(setting) for setting in topology.dsns},
+            **cache,
         }
 
     def _app_service(self) -> PythonService:
@@ -366,6 +441,9 @@ class Stack(Managed):
             for name, c in self.clusters.items()
             if isinstance(c, DockerCluster) and (container_id := c.container_id()) is not None
         }
+        if self.redis is not None and self.redis.local_directory is not None:
+            # the same ownership record as a cluster's: down and the reaper stop it alike
+            cluster_dirs["redis"] = str(self.redis.local_directory)
         self.state = StackState(
             system=self.config.system.value,
             url=url,

@@ -44,9 +44,15 @@ class Shop:
     client: httpx.Client
     read_dsn: str | None = None  # the CQRS read models
     standby_dsn: str | None = None  # the replica's hot standby
+    cache_url: str | None = None  # the cache system's Redis
 
     def refresh_read_models(self) -> None:
         """After writing to the normalized tables behind the app's back (test set-up)."""
+        if self.cache_url is not None:
+            import redis
+
+            with redis.Redis.from_url(self.cache_url) as cache:
+                cache.flushdb()
         if self.read_dsn is not None:
             from cqrs_app.readmodels import rebuild
 
@@ -102,6 +108,7 @@ def start_shop(home: Path, system: SystemKind) -> tuple[Stack, Shop]:
         client,
         stack.dsn(READ_DSN_ENV) if topology.projector else None,
         None if standby is None else stack.clusters[standby].endpoint.dsn,
+        None if stack.redis is None else stack.redis.url,
     )
 
 
