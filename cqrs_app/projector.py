@@ -47,6 +47,7 @@ from psycopg.types.json import Jsonb
 from cqrs_app.events import BadEvent, OrderPlaced, parse_event
 from cqrs_app.readmodels import Batch, apply_batch
 from cqrs_app.settings import READ_DSN_ENV, WRITE_DSN_ENV
+from shop.server import with_session_options
 
 log = logging.getLogger("projector")
 
@@ -100,9 +101,18 @@ CONNECTION_OPTIONS: dict[str, Any] = {
     "keepalives_interval": 2,
     "keepalives_count": 3,
     "tcp_user_timeout": 10_000,
-    "options": "-c timezone=UTC -c statement_timeout=60000"
-    " -c idle_in_transaction_session_timeout=60000",
 }
+SESSION_OPTIONS = (
+    "-c timezone=UTC -c statement_timeout=60000 -c idle_in_transaction_session_timeout=60000"
+)
+
+
+def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A projector connection: its keepalives, timeouts and UTC, on top of what the DSN sets
+    (the cqrs-samedb read DSN sets the read models' schema)."""
+    return psycopg.connect(
+        with_session_options(dsn, SESSION_OPTIONS), **CONNECTION_OPTIONS, **kwargs
+    )
 
 
 class Stalled(Exception):
@@ -120,7 +130,7 @@ def is_data_error(exc: BaseException) -> bool:
 
 def horizon_blockers(write_dsn: str, min_age_s: float = 1.0) -> list[dict[str, Any]]:
     """Write transactions open longer than ``min_age_s``: each holds projection back."""
-    with psycopg.connect(write_dsn, autocommit=True, **CONNECTION_OPTIONS) as conn:
+    with connect(write_dsn, autocommit=True) as conn:
         rows = conn.execute(HORIZON_BLOCKERS, {"min_age_s": min_age_s}).fetchall()
     return [blocker_json(row) for row in rows]
 
@@ -185,15 +195,11 @@ class Projector:
     # -- connections and leadership ---------------------------------------------------
     def _connect(self) -> None:
         if self._read is None or self._read.closed:
-            self._read = psycopg.connect(self.config.read_dsn, **CONNECTION_OPTIONS)
+            self._read = connect(self.config.read_dsn)
         if self._write is None or self._write.closed:
-            self._write = psycopg.connect(
-                self.config.write_dsn, autocommit=True, **CONNECTION_OPTIONS
-            )
+            self._write = connect(self.config.write_dsn, autocommit=True)
         if self._listen is None or self._listen.closed:
-            self._listen = psycopg.connect(
-                self.config.write_dsn, autocommit=True, **CONNECTION_OPTIONS
-            )
+            self._listen = connect(self.config.write_dsn, autocommit=True)
             self._listen.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def _become_leader(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -126,11 +127,21 @@ def pool_metrics(pool: AsyncConnectionPool[Any]) -> dict[str, int]:
     }
 
 
+def with_session_options(dsn: str, options: str) -> str:
+    """``dsn`` with ``options`` (``-c name=value ...``) added to any it already carries.
+
+    A DSN may name session settings of its own (the cqrs-samedb read models'
+    ``search_path``); passing ``options=`` beside it would replace them.
+    """
+    existing = conninfo_to_dict(dsn).get("options") or ""
+    return make_conninfo(dsn, options=f"{existing} {options}".strip())
+
+
 def open_pool(
     dsn: str, *, min_size: int, max_size: int, timeout: float, name: str
 ) -> AsyncConnectionPool[Any]:
     return AsyncConnectionPool(
-        dsn,
+        with_session_options(dsn, "-c timezone=UTC"),
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
@@ -138,7 +149,7 @@ def open_pool(
         open=False,
         # UTC sessions whatever the server's zone; a pooled connection is checked
         # before it is lent, so one left dead by a database restart fails no request
-        kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+        kwargs={"autocommit": True},
         check=AsyncConnectionPool.check_connection,
     )
 

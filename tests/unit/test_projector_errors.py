@@ -5,8 +5,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 
-from cqrs_app.projector import CONNECTION_OPTIONS, is_data_error
+from cqrs_app.projector import CONNECTION_OPTIONS, SESSION_OPTIONS, is_data_error
+from shop.server import with_session_options
 
 
 @pytest.mark.parametrize(
@@ -33,7 +35,19 @@ def test_connections_have_keepalives_timeouts_and_utc() -> None:
     assert CONNECTION_OPTIONS["keepalives"] == 1
     assert CONNECTION_OPTIONS["tcp_user_timeout"] > 0
     assert CONNECTION_OPTIONS["connect_timeout"] > 0
-    options = CONNECTION_OPTIONS["options"]
+    options = SESSION_OPTIONS
     assert "timezone=UTC" in options
     assert "idle_in_transaction_session_timeout" in options
     assert "statement_timeout" in options
+
+
+def test_session_options_keep_what_the_dsn_already_sets() -> None:
+    # the cqrs-samedb read DSN names the read models' schema; UTC and the timeouts
+    # must be added to it, not replace it (else the read models land in public)
+    dsn = "postgresql://u:p@127.0.0.1:5432/db?options=-c%20search_path%3Dread_models"
+    merged = conninfo_to_dict(with_session_options(dsn, SESSION_OPTIONS))
+    assert "search_path=read_models" in merged["options"]
+    assert "timezone=UTC" in merged["options"]
+    assert merged["host"] == "127.0.0.1"
+    plain = conninfo_to_dict(with_session_options("host=h dbname=d", "-c timezone=UTC"))
+    assert plain["options"] == "-c timezone=UTC"
