@@ -11,6 +11,8 @@ import psycopg
 import pytest
 
 from harness.core.polling import wait_until
+from harness.providers.cache import DEFAULT_REDIS_IMAGE
+from harness.providers.docker import docker_client, image_present
 from harness.stack.stacks import (
     LINEUP,
     READ_DSN_ENV,
@@ -85,12 +87,23 @@ class Shop:
         return tuple(self.sql(FOOTPRINT_SQL)[0])
 
 
+def redis_image_present() -> bool:
+    client = docker_client()
+    try:
+        return bool(image_present(client, DEFAULT_REDIS_IMAGE))
+    finally:
+        client.close()
+
+
 def start_shop(home: Path, system: SystemKind) -> tuple[Stack, Shop]:
     """A stack on local clusters, or in containers with CQRS_BENCH_TEST_PROVIDER=docker."""
     if containers_wanted() and (reason := docker_skip_reason()) is not None:
         pytest.skip(reason)
     if containers_wanted() and TOPOLOGIES[system].standbys:
         pytest.skip("a streaming standby runs on the local or external provider, not in docker")
+    if containers_wanted() and TOPOLOGIES[system].redis and not redis_image_present():
+        # the harness never pulls, and this machine has no registry to pull from
+        pytest.skip(f"no {DEFAULT_REDIS_IMAGE} image here for the cache system's Redis")
     config = StackConfig(
         system=system,
         provider=provider_for_tests(home),
