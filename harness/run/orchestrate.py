@@ -136,7 +136,10 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
         versions=versions(_pg_version(config)),
         machine=machine(),
         caveats=(
-            "every component (databases, apps, projector, Locust) shares this machine's cores",
+            "every component (databases, apps, projector, Locust) shares this machine's cores"
+            if not config.expect_workers
+            else "the systems share this machine's cores; the load comes from "
+            f"{config.expect_workers} Locust workers wherever they were started",
         ),
         systems_detail={},
         extra={
