@@ -30,7 +30,9 @@ from scenarios.distributed import Coordinator
 from scenarios.plan import PLAN_ENV, LoadPlan, PhaseClock, load_plan
 from scenarios.recorder import Recorder, error_kind
 from scenarios.traffic import (
+    Arrival,
     Population,
+    ReportCall,
     checkout_schedule,
     fingerprint,
     per_phase,
@@ -71,8 +73,7 @@ def _configure(plan: LoadPlan) -> None:
     Shopper.wait_time = between(*plan.shopper_wait_s)
     Shopper.actions = tuple(name for name, weight in plan.weights.items() if weight > 0)
     Shopper.action_weights = tuple(plan.weights[name] for name in Shopper.actions)
-    CheckoutDriver.concurrency = plan.checkout_bound + 16
-    ReportDriver.concurrency = plan.report_bound + 4
+    OpenModelDriver.concurrency = plan.checkout_bound + 16 + plan.report_bound + 4
 
 
 @events.init_command_line_parser.add_listener
@@ -301,16 +302,22 @@ def _announce(
 
 
 class OpenModelDriver(ShopClient):
-    """Replays a schedule fixed in advance, whatever the responses do.
+    """Replays its share of the checkout and report schedules, fixed in advance, whatever the
+    responses do.
 
-    Each arrival runs in its own greenlet at its scheduled time; its latency
-    counts from that time. At most ``bound`` run at once; arrivals beyond
-    that are recorded as dropped (failures), never silently delayed.
+    One driver per load generator (a single process, or each of the master's workers): Locust
+    places one fixed user of a class on each worker in turn, so the shares spread over the
+    workers. Each arrival runs in its own greenlet at its scheduled time; its latency counts
+    from that time. At most ``bound`` checkouts (and apart, reports) run at once; arrivals
+    beyond that are recorded as dropped (failures), never silently delayed. Answered
+    checkouts are confirmed by reading the order, outside the checkout bound.
     """
 
-    abstract = True
     fixed_count = 1  # one per load generator: the master sets it (BlackFriday.tick)
     wait_time = constant_pacing(0)
+    # one connection per arrival in flight, so the client pool never queues them
+    concurrency = PLAN.checkout_bound + 16 + PLAN.report_bound + 4
+    confirmations: Group
 
     def my_share(self) -> tuple[int, int] | None:
         """(index, count) of this driver's share, or None for a driver beyond the count."""
@@ -320,6 +327,27 @@ class OpenModelDriver(ShopClient):
             gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)
             return None
         return index, count
+
+    @task
+    def drive(self) -> None:
+        part = self.my_share()
+        if part is None:
+            return
+        all_checkouts = checkout_schedule(PLAN, POPULATION)
+        all_reports = report_schedule(PLAN)
+        digest = fingerprint(all_checkouts, all_reports)
+        checkouts, reports = share(all_checkouts, *part), share(all_reports, *part)
+        checkout_bound = _share_bound(PLAN.checkout_bound, part)
+        report_bound = _share_bound(PLAN.report_bound, part)
+        _announce("checkout", part, [a.at for a in checkouts], checkout_bound, digest)
+        _announce("reports", part, [r.at for r in reports], report_bound, digest)
+        self.confirmations = Group()
+        lanes = Group()
+        lanes.spawn(self.replay, [(a.at, a) for a in checkouts], checkout_bound)
+        lanes.spawn(self.replay, [(r.at, r) for r in reports], report_bound)
+        lanes.join()
+        self.confirmations.join(timeout=PLAN.timeout_s + 1)
+        gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)  # the shape ends the test
 
     def replay(self, schedule: list[tuple[float, Any]], bound: int) -> None:
         group = Group()
@@ -336,49 +364,20 @@ class OpenModelDriver(ShopClient):
             while time.time() < scheduled:
                 gevent.sleep(0)
             if len(group) >= bound:
-                self.record_dropped(scheduled, self.name_of(item))
+                self.record_dropped(scheduled, _name_of(item))
                 continue
             group.spawn(self.send, scheduled, item)
         group.join(timeout=PLAN.timeout_s + 1)
-        self.after_replay()
-        gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)  # the shape ends the test
 
-    def name_of(self, item: Any) -> str:
-        raise NotImplementedError
-
-    def send(self, scheduled: float, item: Any) -> None:
-        raise NotImplementedError
-
-    def after_replay(self) -> None:
-        pass
-
-
-class CheckoutDriver(OpenModelDriver):
-    """Open-model checkout arrivals at the plan's rate; each confirmed by reading the order."""
-
-    confirmations: Group
-
-    # one connection per arrival in flight, so the client pool never queues them
-    concurrency = PLAN.checkout_bound + 16
-
-    @task
-    def drive(self) -> None:
-        part = self.my_share()
-        if part is None:
+    def send(self, scheduled: float, item: Arrival | ReportCall) -> None:
+        if isinstance(item, ReportCall):
+            path = (
+                f"/dashboard/customers?limit={PLAN.dashboard_limit}"
+                if item.name == "dashboard_customers"
+                else "/dashboard/revenue"
+            )
+            self.call("GET", path, name=item.name, context={"scheduled": scheduled})
             return
-        everything = checkout_schedule(PLAN, POPULATION)
-        arrivals = share(everything, *part)
-        bound = _share_bound(PLAN.checkout_bound, part)
-        digest = fingerprint(everything, report_schedule(PLAN))
-        _announce("checkout", part, [a.at for a in arrivals], bound, digest)
-        # confirmation reads run outside the checkout bound: a slow read never drops a checkout
-        self.confirmations = Group()
-        self.replay([(a.at, a) for a in arrivals], bound)
-
-    def name_of(self, item: Any) -> str:
-        return "checkout"
-
-    def send(self, scheduled: float, item: Any) -> None:
         body = {"user_id": item.user_id, "items": [{"product_id": item.product_id, "quantity": 1}]}
         response = self.call(
             "POST", "/checkout", name="checkout", context={"scheduled": scheduled}, json=body
@@ -389,37 +388,9 @@ class CheckoutDriver(OpenModelDriver):
                 self.call, "GET", f"/orders/{order_id}", name="checkout_confirm"
             )
 
-    def after_replay(self) -> None:
-        self.confirmations.join(timeout=PLAN.timeout_s + 1)
 
-
-class ReportDriver(OpenModelDriver):
-    """The report storm: admins' dashboard and revenue reports at fixed, seeded times."""
-
-    concurrency = PLAN.report_bound + 4
-
-    @task
-    def drive(self) -> None:
-        part = self.my_share()
-        if part is None:
-            return
-        everything = report_schedule(PLAN)
-        reports = share(everything, *part)
-        bound = _share_bound(PLAN.report_bound, part)
-        digest = fingerprint(checkout_schedule(PLAN, POPULATION), everything)
-        _announce("reports", part, [r.at for r in reports], bound, digest)
-        self.replay([(r.at, r) for r in reports], bound)
-
-    def name_of(self, item: Any) -> str:
-        return str(item.name)
-
-    def send(self, scheduled: float, item: Any) -> None:
-        path = (
-            f"/dashboard/customers?limit={PLAN.dashboard_limit}"
-            if item.name == "dashboard_customers"
-            else "/dashboard/revenue"
-        )
-        self.call("GET", path, name=item.name, context={"scheduled": scheduled})
+def _name_of(item: Arrival | ReportCall) -> str:
+    return item.name if isinstance(item, ReportCall) else "checkout"
 
 
 def _share_bound(bound: int, part: tuple[int, int]) -> int:
@@ -432,15 +403,15 @@ class BlackFriday(LoadTestShape):
     """Steady shopping, the report storm, recovery: every user from the start, for the plan.
 
     Each load generator (a single process, or each of the master's workers) runs one
-    checkout driver and one report driver, each replaying its share of the schedule.
+    open-model driver, which replays its share of the schedule.
     """
 
     def tick(self) -> tuple[int, float] | None:
         shares = COORDINATOR.share_count()
-        CheckoutDriver.fixed_count = ReportDriver.fixed_count = shares
+        OpenModelDriver.fixed_count = shares
         # a drain period after the last phase lets every request in flight finish; then the
         # workers' last records reach the master before the test stops
         ended = self.get_run_time() >= PLAN.total_seconds + PLAN.drain_seconds
         if ended and COORDINATOR.all_flushed():
             return None
-        return PLAN.shoppers + 2 * shares, 100.0
+        return PLAN.shoppers + shares, 100.0
