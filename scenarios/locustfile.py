@@ -1,15 +1,19 @@
 """The Black Friday traffic: shoppers, admins (the report storm) and an open-model checkout driver.
 
 Run through ``cqrs-bench run`` (headless) or ``cqrs-bench ui`` (web UI); both
-set CQRS_BENCH_PLAN. Every request from every Locust process is recorded
-exactly by :mod:`scenarios.recorder`; checkout latency counts from each
-arrival's scheduled start, not from when a busy client got round to sending.
+set CQRS_BENCH_PLAN. Under Locust's distributed mode (``cqrs-bench worker``) a
+worker has no plan of its own: the master forwards it, with the phase clock,
+and collects the workers' records (:mod:`scenarios.distributed`). Every request
+from every Locust process is recorded exactly by :mod:`scenarios.recorder`;
+checkout latency counts from each arrival's scheduled start, not from when a
+busy client got round to sending.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import random
 import time
@@ -21,21 +25,31 @@ from gevent.pool import Group
 from gevent.threadpool import ThreadPool
 from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events, task
 
-from scenarios.plan import PhaseClock, load_plan
+from scenarios import distributed
+from scenarios.distributed import Coordinator
+from scenarios.plan import PLAN_ENV, LoadPlan, PhaseClock, load_plan
 from scenarios.recorder import Recorder, error_kind
 from scenarios.traffic import (
+    Arrival,
     Population,
+    ReportCall,
     checkout_schedule,
     fingerprint,
     per_phase,
     report_schedule,
+    share,
     user_stream,
 )
 
-PLAN = load_plan()
+# A worker started by `cqrs-bench worker` has no plan until the master's first spawn message:
+# until then it holds a placeholder of one second that no user ever runs.
+PLAN = load_plan() if os.environ.get(PLAN_ENV) else LoadPlan({"steady": 1}, checkout_rate=1.0)
 CLOCK = PhaseClock(PLAN)
 POPULATION = Population.of(PLAN)
+COORDINATOR = Coordinator()
+COORDINATOR.record_dir = Path(PLAN.record_dir)
 _recorder: Recorder | None = None
+logger = logging.getLogger(__name__)
 SEARCH_WORDS = ("Red", "Blue", "Lamp", "Guide", "Tea", "Pro", "Set", "Mug", "Green", "Kit")
 SORTS = ("id", "price_asc", "price_desc", "name")
 _user_index: dict[str, itertools.count[int]] = {}
@@ -49,19 +63,62 @@ def _next_index(user_class: str, environment: Any) -> int:
     return local * 1_000 + worker
 
 
+def _configure(plan: LoadPlan) -> None:
+    """Make ``plan`` this process's plan: the module's globals and the users' class settings."""
+    global PLAN, CLOCK, POPULATION
+    PLAN, CLOCK, POPULATION = plan, PhaseClock(plan), Population.of(plan)
+    COORDINATOR.record_dir = Path(plan.record_dir)
+    ShopClient.network_timeout = plan.timeout_s
+    ShopClient.connection_timeout = plan.timeout_s
+    Shopper.wait_time = between(*plan.shopper_wait_s)
+    Shopper.actions = tuple(name for name, weight in plan.weights.items() if weight > 0)
+    Shopper.action_weights = tuple(plan.weights[name] for name in Shopper.actions)
+    OpenModelDriver.concurrency = plan.checkout_bound + 16 + plan.report_bound + 4
+
+
+@events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    distributed.add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    COORDINATOR.setup(environment)
+    options = environment.parsed_options
+    if options is not None and not distributed.is_worker(environment):
+        # the master's plan travels to its workers as a custom argument
+        setattr(options, distributed.PLAN_OPTION, json.dumps(PLAN.to_json()))
+
+
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
     global _recorder
+    COORDINATOR.new_test()
+    options = environment.parsed_options
+    if distributed.is_worker(environment):
+        text = getattr(options, distributed.PLAN_OPTION, "")
+        if not text:
+            raise RuntimeError("the master sent no plan: start it with cqrs-bench run")
+        _configure(LoadPlan.from_json(json.loads(text)))
+        CLOCK.started = float(getattr(options, distributed.CLOCK_OPTION))  # the master's clock
+        if _recorder is None:
+            _recorder = Recorder(COORDINATOR.send_records)
+            COORDINATOR.on_flush = _recorder.flush
+        return
     CLOCK.start()
-    if _recorder is None:
-        _recorder = Recorder(Path(PLAN.record_dir), background=_writer_thread())
-        # every process says when its clock started; the harness aligns samples on it
-        clock_file = Path(PLAN.record_dir) / f"clock-{os.getpid()}.json"
-        clock_file.write_text(json.dumps({"started": CLOCK.started}))
+    if options is not None:
+        setattr(options, distributed.CLOCK_OPTION, CLOCK.started)  # for the workers
+    # the process that owns the clock says when it started; the harness aligns samples on it
+    name = "master" if distributed.is_master(environment) else str(os.getpid())
+    clock_file = Path(PLAN.record_dir) / f"clock-{name}.json"
+    clock_file.write_text(json.dumps({"started": CLOCK.started}))
+    if _recorder is None and not distributed.is_master(environment):
+        _recorder = Recorder.to_file(Path(PLAN.record_dir), background=_writer_thread())
 
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_: Any) -> None:
+    COORDINATOR.end_test()
     if _recorder is not None:
         _recorder.flush()
 
@@ -70,6 +127,7 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 def _on_quitting(environment: Any, **_: Any) -> None:
     if _recorder is not None:
         _recorder.close()
+    COORDINATOR.close()
 
 
 @events.request.add_listener
@@ -228,29 +286,68 @@ class Shopper(ShopClient):
             self.call("POST", "/checkout", json=body, name="checkout")
 
 
-def _announce(kind: str, plan_times: list[float], bound: int, digest: str) -> None:
-    """Tell the harness what this process scheduled, so every arrival can be accounted for."""
-    record = {
-        "driver": kind,
-        "fingerprint": digest,
-        "scheduled": per_phase(PLAN, plan_times),
-        "in_flight_bound": bound,
-    }
-    path = Path(PLAN.record_dir) / f"schedule-{kind}-{os.getpid()}.json"
-    path.write_text(json.dumps(record))
+def _announce(
+    kind: str, part: tuple[int, int], plan_times: list[float], bound: int, digest: str
+) -> None:
+    """Tell the harness what this driver's share scheduled: every arrival is accounted for."""
+    COORDINATOR.announce(
+        {
+            "driver": kind,
+            "share": list(part),
+            "fingerprint": digest,
+            "scheduled": per_phase(PLAN, plan_times),
+            "in_flight_bound": bound,
+        }
+    )
 
 
 class OpenModelDriver(ShopClient):
-    """Replays a schedule fixed in advance, whatever the responses do.
+    """Replays its share of the checkout and report schedules, fixed in advance, whatever the
+    responses do.
 
-    Each arrival runs in its own greenlet at its scheduled time; its latency
-    counts from that time. At most ``bound`` run at once; arrivals beyond
-    that are recorded as dropped (failures), never silently delayed.
+    One driver per load generator (a single process, or each of the master's workers): Locust
+    places one fixed user of a class on each worker in turn, so the shares spread over the
+    workers. Each arrival runs in its own greenlet at its scheduled time; its latency counts
+    from that time. At most ``bound`` checkouts (and apart, reports) run at once; arrivals
+    beyond that are recorded as dropped (failures), never silently delayed. Answered
+    checkouts are confirmed by reading the order, outside the checkout bound.
     """
 
-    abstract = True
-    fixed_count = 1
+    fixed_count = 1  # one per load generator: the master sets it (BlackFriday.tick)
     wait_time = constant_pacing(0)
+    # one connection per arrival in flight, so the client pool never queues them
+    concurrency = PLAN.checkout_bound + 16 + PLAN.report_bound + 4
+    confirmations: Group
+
+    def my_share(self) -> tuple[int, int] | None:
+        """(index, count) of this driver's share, or None for a driver beyond the count."""
+        index, count = COORDINATOR.claim(type(self).__name__)
+        if index >= count:
+            logger.error("%s: no share left (%d of %d)", type(self).__name__, index + 1, count)
+            gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)
+            return None
+        return index, count
+
+    @task
+    def drive(self) -> None:
+        part = self.my_share()
+        if part is None:
+            return
+        all_checkouts = checkout_schedule(PLAN, POPULATION)
+        all_reports = report_schedule(PLAN)
+        digest = fingerprint(all_checkouts, all_reports)
+        checkouts, reports = share(all_checkouts, *part), share(all_reports, *part)
+        checkout_bound = _share_bound(PLAN.checkout_bound, part)
+        report_bound = _share_bound(PLAN.report_bound, part)
+        _announce("checkout", part, [a.at for a in checkouts], checkout_bound, digest)
+        _announce("reports", part, [r.at for r in reports], report_bound, digest)
+        self.confirmations = Group()
+        lanes = Group()
+        lanes.spawn(self.replay, [(a.at, a) for a in checkouts], checkout_bound)
+        lanes.spawn(self.replay, [(r.at, r) for r in reports], report_bound)
+        lanes.join()
+        self.confirmations.join(timeout=PLAN.timeout_s + 1)
+        gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)  # the shape ends the test
 
     def replay(self, schedule: list[tuple[float, Any]], bound: int) -> None:
         group = Group()
@@ -267,48 +364,20 @@ class OpenModelDriver(ShopClient):
             while time.time() < scheduled:
                 gevent.sleep(0)
             if len(group) >= bound:
-                self.record_dropped(scheduled, self.name_of(item))
+                self.record_dropped(scheduled, _name_of(item))
                 continue
             group.spawn(self.send, scheduled, item)
         group.join(timeout=PLAN.timeout_s + 1)
-        self.after_replay()
-        gevent.sleep(PLAN.total_seconds + PLAN.drain_seconds)  # the shape ends the test
 
-    def name_of(self, item: Any) -> str:
-        raise NotImplementedError
-
-    def send(self, scheduled: float, item: Any) -> None:
-        raise NotImplementedError
-
-    def after_replay(self) -> None:
-        pass
-
-
-class CheckoutDriver(OpenModelDriver):
-    """Open-model checkout arrivals at the plan's rate; each confirmed by reading the order."""
-
-    confirmations: Group
-
-    # one connection per arrival in flight, so the client pool never queues them
-    concurrency = PLAN.checkout_bound + 16
-
-    @task
-    def drive(self) -> None:
-        arrivals = checkout_schedule(PLAN, POPULATION)
-        _announce(
-            "checkout",
-            [a.at for a in arrivals],
-            PLAN.checkout_bound,
-            fingerprint(arrivals, report_schedule(PLAN)),
-        )
-        # confirmation reads run outside the checkout bound: a slow read never drops a checkout
-        self.confirmations = Group()
-        self.replay([(a.at, a) for a in arrivals], PLAN.checkout_bound)
-
-    def name_of(self, item: Any) -> str:
-        return "checkout"
-
-    def send(self, scheduled: float, item: Any) -> None:
+    def send(self, scheduled: float, item: Arrival | ReportCall) -> None:
+        if isinstance(item, ReportCall):
+            path = (
+                f"/dashboard/customers?limit={PLAN.dashboard_limit}"
+                if item.name == "dashboard_customers"
+                else "/dashboard/revenue"
+            )
+            self.call("GET", path, name=item.name, context={"scheduled": scheduled})
+            return
         body = {"user_id": item.user_id, "items": [{"product_id": item.product_id, "quantity": 1}]}
         response = self.call(
             "POST", "/checkout", name="checkout", context={"scheduled": scheduled}, json=body
@@ -319,43 +388,30 @@ class CheckoutDriver(OpenModelDriver):
                 self.call, "GET", f"/orders/{order_id}", name="checkout_confirm"
             )
 
-    def after_replay(self) -> None:
-        self.confirmations.join(timeout=PLAN.timeout_s + 1)
+
+def _name_of(item: Arrival | ReportCall) -> str:
+    return item.name if isinstance(item, ReportCall) else "checkout"
 
 
-class ReportDriver(OpenModelDriver):
-    """The report storm: admins' dashboard and revenue reports at fixed, seeded times."""
-
-    concurrency = PLAN.report_bound + 4
-
-    @task
-    def drive(self) -> None:
-        reports = report_schedule(PLAN)
-        _announce(
-            "reports",
-            [r.at for r in reports],
-            PLAN.report_bound,
-            fingerprint(checkout_schedule(PLAN, POPULATION), reports),
-        )
-        self.replay([(r.at, r) for r in reports], PLAN.report_bound)
-
-    def name_of(self, item: Any) -> str:
-        return str(item.name)
-
-    def send(self, scheduled: float, item: Any) -> None:
-        path = (
-            f"/dashboard/customers?limit={PLAN.dashboard_limit}"
-            if item.name == "dashboard_customers"
-            else "/dashboard/revenue"
-        )
-        self.call("GET", path, name=item.name, context={"scheduled": scheduled})
+def _share_bound(bound: int, part: tuple[int, int]) -> int:
+    """A share's in-flight bound: its part of the whole, rounded up (the shares' sum is at least
+    the whole's)."""
+    return -(-bound // part[1])
 
 
 class BlackFriday(LoadTestShape):
-    """Steady shopping, the report storm, recovery: every user from the start, for the plan."""
+    """Steady shopping, the report storm, recovery: every user from the start, for the plan.
+
+    Each load generator (a single process, or each of the master's workers) runs one
+    open-model driver, which replays its share of the schedule.
+    """
 
     def tick(self) -> tuple[int, float] | None:
-        # a drain period after the last phase lets every request in flight finish
-        if self.get_run_time() >= PLAN.total_seconds + PLAN.drain_seconds:
+        shares = COORDINATOR.share_count()
+        OpenModelDriver.fixed_count = shares
+        # a drain period after the last phase lets every request in flight finish; then the
+        # workers' last records reach the master before the test stops
+        ended = self.get_run_time() >= PLAN.total_seconds + PLAN.drain_seconds
+        if ended and COORDINATOR.all_flushed():
             return None
-        return PLAN.shoppers + 2, 100.0
+        return PLAN.shoppers + shares, 100.0

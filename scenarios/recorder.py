@@ -37,27 +37,60 @@ def error_kind(status: int, exception: BaseException | None, code: str | None = 
     return ""
 
 
+class RecordFile:
+    """One CSV of records, its header written first; rows are appended as batches."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        if self._handle.tell() == 0:
+            self._handle.write(",".join(COLUMNS) + "\n")
+            self._handle.flush()
+
+    def write(self, batch: str) -> None:
+        if batch:
+            self._handle.write(batch)
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
 class Recorder:
-    """Buffers rows and appends them to ``requests-<pid>.csv`` in the record directory."""
+    """Buffers rows and hands them in batches to ``sink``.
+
+    The sink is a :class:`RecordFile` (``requests-<pid>.csv`` in a single
+    process) or, on a Locust worker, a message to the master, which keeps
+    the file; ``close`` is called once the last batch has gone.
+    """
 
     def __init__(
         self,
-        directory: Path,
+        sink: Callable[[str], None],
         flush_every: int = 2_000,
         flush_after_s: float = 1.0,
         background: Callable[[Callable[[str], None], str], Any] | None = None,
+        close: Callable[[], None] | None = None,
     ) -> None:
+        self._sink = sink
+        self._close = close
         self._background = background
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"requests-{os.getpid()}.csv"
         self._rows: list[str] = []
         self._flush_every = flush_every
         self._flush_after_s = flush_after_s
         self._flushed_at = time.monotonic()
-        self._handle: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        if self._handle.tell() == 0:
-            self._handle.write(",".join(COLUMNS) + "\n")
-            self._handle.flush()
+        self._pending: Any = None
+
+    @classmethod
+    def to_file(
+        cls,
+        directory: Path,
+        background: Callable[[Callable[[str], None], str], Any] | None = None,
+    ) -> Recorder:
+        """Records of this process in ``requests-<pid>.csv`` of ``directory``."""
+        out = RecordFile(directory / f"requests-{os.getpid()}.csv")
+        return cls(out.write, background=background, close=out.close)
 
     def record(
         self,
@@ -84,20 +117,15 @@ class Recorder:
         self._rows.clear()
         self._flushed_at = time.monotonic()
         if self._background is None:
-            self._write(batch)
+            self._sink(batch)
         else:
-            self._pending = self._background(self._write, batch)
-
-    def _write(self, batch: str) -> None:
-        if batch:
-            self._handle.write(batch)
-        self._handle.flush()
+            self._pending = self._background(self._sink, batch)
 
     def close(self) -> None:
         batch = "".join(self._rows)
         self._rows.clear()
-        pending = getattr(self, "_pending", None)
-        if pending is not None:
-            pending.get()  # the last background write lands before the file closes
-        self._write(batch)
-        self._handle.close()
+        if self._pending is not None:
+            self._pending.get()  # the last background write lands before the file closes
+        self._sink(batch)
+        if self._close is not None:
+            self._close()

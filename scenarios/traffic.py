@@ -17,8 +17,11 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from scenarios.plan import PHASES, LoadPlan
+
+T = TypeVar("T")
 
 # Report mix of an admin refreshing the dashboard: three customer reports per revenue report.
 REPORT_WEIGHTS = (("dashboard_customers", 3), ("dashboard_revenue", 1))
@@ -129,3 +132,15 @@ def fingerprint(arrivals: Sequence[Arrival], reports: Sequence[ReportCall]) -> s
     for report in reports:
         digest.update(f"r {report.at:.6f} {report.name}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def share(items: Sequence[T], index: int, count: int) -> list[T]:
+    """Share ``index`` of ``count`` of a schedule: the items i with i % count == index.
+
+    The shares of one schedule are disjoint and together hold every item
+    once, so N load generators each replaying one share send the whole
+    schedule at the plan's rate, no arrival twice.
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"share {index} of {count} does not exist")
+    return list(items[index::count])

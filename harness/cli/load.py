@@ -79,6 +79,24 @@ def run_command(
         int,
         typer.Option("--workers", min=0, help="Extra Locust worker processes (0: one process)."),
     ] = 0,
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            "--expect-workers",
+            min=0,
+            help="Locust's distributed mode: wait for this many `cqrs-bench worker`s (on this "
+            "or other hosts) and let them make the load; the schedule is split between them.",
+        ),
+    ] = 0,
+    master_bind: Annotated[
+        str,
+        typer.Option(
+            "--master-bind",
+            metavar="ADDR[:PORT]",
+            help="Where the master listens for workers (with --expect-workers). Loopback unless "
+            "you say otherwise: other hosts need this host's address, e.g. 10.0.0.5:5557.",
+        ),
+    ] = "127.0.0.1:5557",
     target: Annotated[
         list[str] | None,
         typer.Option("--target", metavar="NAME=URL", help="Also drive an already-running system."),
@@ -115,6 +133,8 @@ def run_command(
     samples and summary.json, and prints the summary table and the decision. With
     --repeat N, each system runs N interleaved trials (raw files in <system>/trial-<k>/).
     Example: cqrs-bench run --profile smoke --systems all --slo-ms 250
+    Two hosts: cqrs-bench run --expect-workers 2 --master-bind 10.0.0.5:5557 here, and
+    cqrs-bench worker --master 10.0.0.5:5557 on each load host.
     """
     from dataclasses import replace
 
@@ -123,7 +143,15 @@ def run_command(
     from harness.results.decision import decide, load_thresholds
     from harness.results.files import read_run_info
     from harness.run.orchestrate import RunConfig, run_benchmark
+    from harness.run.worker import parse_address
     from reports.render import render_report
+
+    if workers and expect_workers:
+        raise BadInput(
+            "--workers (local processes) and --expect-workers (workers on other hosts) "
+            "exclude each other: give one"
+        )
+    bind = parse_address(master_bind, "--master-bind")
 
     chosen = []
     names = [s.strip() for s in systems.split(",") if s.strip()]
@@ -171,6 +199,8 @@ def run_command(
         systems=tuple(chosen),
         out=out.absolute(),
         workers=workers,
+        expect_workers=expect_workers,
+        master_bind=bind,
         targets=targets,
         cpu_layout=validate_layout(cpu_layout),
         repeat=repeat,
@@ -189,6 +219,38 @@ def run_command(
         )
     else:
         render_summary(summary, str(run_dir), details, thresholds)
+
+
+@app.command("worker")
+def worker_command(
+    master: Annotated[
+        str,
+        typer.Option(
+            "--master",
+            metavar="HOST[:PORT]",
+            help="The host running `cqrs-bench run --expect-workers N --master-bind ADDR:PORT` "
+            "(port 5557 unless given).",
+        ),
+    ],
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Exit after one test (default: serve every system of the run)."
+        ),
+    ] = False,
+) -> None:
+    """A Locust worker for a run whose master is on another host (Locust's distributed mode).
+
+    It needs no copy of the run's files: the master sends the plan and the
+    phase clock, gives it a share of the checkout and report schedule, and
+    takes its request records back. Ctrl-C stops it.
+    Example: cqrs-bench worker --master 10.0.0.5:5557
+    """
+    from harness.run.worker import WorkerConfig, parse_address, serve_worker
+
+    code = serve_worker(WorkerConfig(master=parse_address(master, "--master"), once=once))
+    if code not in (0, 1):  # Locust exits 1 when requests failed: the master reports those
+        raise typer.Exit(code)
 
 
 @app.command("ui")

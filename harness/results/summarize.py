@@ -176,7 +176,8 @@ def _with_intervals(frame: pd.DataFrame | None, key: str) -> pd.DataFrame | None
 
 
 def _schedules(directory: Path) -> dict[str, dict[str, Any]]:
-    """What each open-model driver said it scheduled (``schedule-<driver>-<pid>.json``)."""
+    """What each open-model driver said it scheduled (``schedule-<driver>-<k>of<n>.json``, one
+    per share of the schedule; older runs: ``schedule-<driver>-<pid>.json``)."""
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("schedule-*.json")):
         try:
@@ -192,8 +193,27 @@ def _schedules(directory: Path) -> dict[str, dict[str, Any]]:
         for phase in PHASES:
             entry["scheduled"][phase] += scheduled[phase]
         entry["fingerprints"].add(str(record.get("fingerprint")))
-        entry["bound"] = record.get("in_flight_bound")
+        if "share" in record:
+            entry.setdefault("shares", []).append(tuple(record["share"]))
+        bound = record.get("in_flight_bound")
+        if bound is not None:  # each share of a split schedule has its part of the bound
+            entry["bound"] = (entry["bound"] or 0) + int(bound)
+    for driver, entry in found.items():
+        _check_shares(directory, driver, entry.pop("shares", None))
     return found
+
+
+def _check_shares(directory: Path, driver: str, shares: list[tuple[int, int]] | None) -> None:
+    """A split schedule counts only when every share was announced, each once."""
+    if shares is None:
+        return
+    count = shares[0][1]
+    if sorted(shares) != [(index, count) for index in range(count)]:
+        told = ", ".join(f"{index + 1} of {of}" for index, of in sorted(shares))
+        raise ResultsFileError(
+            f"{directory}: the {driver} schedule was split in {count} shares but the "
+            f"announcements are {told}: a load generator's share is missing or doubled"
+        )
 
 
 def traffic_fingerprint(schedules: Mapping[str, Mapping[str, Any]]) -> str | None:

@@ -58,6 +58,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The load generator is scheduled ahead of the systems it measures (where permitted):
 # a generator that waits for a core reports its own lateness as the system's latency.
 GENERATOR_NICENESS = -5
+LOOPBACK = "127.0.0.1"
+DEFAULT_MASTER_PORT = 5557  # Locust's own
+# How long the master waits for its expected workers before it gives up.
+WORKER_WAIT_S = 120
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class RunConfig:
     systems: tuple[SystemKind, ...]
     out: Path
     workers: int = 0
+    # Locust's distributed mode: wait for this many `cqrs-bench worker`s (0: none)
+    expect_workers: int = 0
+    master_bind: tuple[str, int] = (LOOPBACK, DEFAULT_MASTER_PORT)
     targets: tuple[tuple[str, str], ...] = ()  # (system, url) already running elsewhere
     progress: bool = True
     cpu_layout: str = SPLIT
@@ -129,13 +136,18 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
         versions=versions(_pg_version(config)),
         machine=machine(),
         caveats=(
-            "every component (databases, apps, projector, Locust) shares this machine's cores",
+            "every component (databases, apps, projector, Locust) shares this machine's cores"
+            if not config.expect_workers
+            else "the systems share this machine's cores; the load comes from "
+            f"{config.expect_workers} Locust workers wherever they were started",
         ),
         systems_detail={},
         extra={
             "generator": {
                 "niceness": GENERATOR_NICENESS if os.geteuid() == 0 else 0,
                 "record_writes": "on a writer thread, off the event loop",
+                "records": "exact: one row per request (no histograms)",
+                **(_distributed_detail(config) if config.expect_workers else {}),
             },
             **({"docker": _docker_detail(config.provider)} if kind is ProviderKind.DOCKER else {}),
             "decision": config.thresholds.to_json(),
@@ -178,6 +190,21 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
     finally:
         info = replace(info, finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
         write_run_info(run_dir, info)
+
+
+def _distributed_detail(config: RunConfig) -> dict[str, Any]:
+    host, port = config.master_bind
+    return {
+        "distributed": {
+            "workers": config.expect_workers,
+            "master_bind": f"{host}:{port}",
+            "plan_and_clock": "from the master, as Locust custom arguments",
+            "open_model_schedule": "split in one share per worker (arrival i to share i % N)",
+            "records": "exact rows, batched from each worker to the master over Locust messages",
+            "caveat": "latencies and phases use each worker's wall clock: keep the hosts' "
+            "clocks synchronised (NTP)",
+        }
+    }
 
 
 def _docker_detail(provider: ProviderConfig) -> dict[str, Any]:
@@ -266,7 +293,12 @@ def _drive(
         f"(steady {plan.phase_seconds['steady']:.0f} s, storm {plan.phase_seconds['storm']:.0f} s "
         f"with {plan.admins} admins, recovery {plan.phase_seconds['recovery']:.0f} s)"
     )
-    args = locust_args(url, directory / "locust", config.workers)
+    args = locust_args(
+        url, directory / "locust", config.workers, config.expect_workers, config.master_bind
+    )
+    if config.expect_workers:
+        host, port = config.master_bind
+        human.print(f"  waiting for {config.expect_workers} workers on {host}:{port}")
     locust = PythonService(
         name="locust",
         module="locust",
@@ -289,6 +321,8 @@ def _drive(
         assert locust.pid is not None
         sampler.add_component("locust", locust.pid)
         deadline = plan.total_seconds + plan.drain_seconds + 120
+        if config.expect_workers:
+            deadline += WORKER_WAIT_S
         code = locust.wait(timeout=deadline)
         if code is None:
             raise EnvironmentProblem(
@@ -305,10 +339,26 @@ def _applied_limits(containers: dict[str, str]) -> dict[str, Any]:
         client.close()
 
 
-def locust_args(url: str, csv_prefix: Path, workers: int = 0) -> list[str]:
-    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records."""
+def locust_args(
+    url: str,
+    csv_prefix: Path,
+    workers: int = 0,
+    expect_workers: int = 0,
+    master_bind: tuple[str, int] = (LOOPBACK, DEFAULT_MASTER_PORT),
+) -> list[str]:
+    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records.
+
+    With ``expect_workers`` it is a master that waits for that many workers
+    (``cqrs-bench worker``) on ``master_bind``, which is loopback unless told.
+    """
     args = ["-f", str(LOCUSTFILE), "--headless", "--host", url, "--csv", str(csv_prefix)]
     args += ["--only-summary", "--loglevel", "WARNING"]
+    if expect_workers > 0:
+        bind_host, bind_port = master_bind
+        args += ["--master", "--expect-workers", str(expect_workers)]
+        args += ["--expect-workers-max-wait", str(WORKER_WAIT_S)]
+        args += ["--master-bind-host", bind_host, "--master-bind-port", str(bind_port)]
+        return args
     if workers > 0:
         # The master of the local workers listens on loopback, on a free port (Locust's
         # default is *:5557); the forked workers are told where (--master-host/-port).

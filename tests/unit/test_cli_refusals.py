@@ -136,3 +136,27 @@ def test_verify_without_a_stack_is_a_clear_error(bench_home: Path) -> None:
     result = cli_in_process(bench_home, "verify")
     assert result.returncode == 2
     assert "no cqrs or cqrs-samedb stack is running" in result.stderr
+
+
+@pytest.mark.parametrize("master", ["", "host:port", "[::1", "10.0.0.5:0"])
+def test_a_worker_refuses_a_master_that_is_not_host_port(bench_home: Path, master: str) -> None:
+    result = cli_in_process(bench_home, "worker", "--master", master)
+    assert result.returncode == 2
+    assert "is not HOST[:PORT]" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "2", "--expect-workers", "2"], "exclude each other"),
+        (["--expect-workers", "2", "--master-bind", "10.0.0.5:99999"], "is not HOST[:PORT]"),
+        (["--expect-workers", "2", "--master-bind", "a b"], "is not HOST[:PORT]"),
+    ],
+)
+def test_bad_distributed_options_are_refused_before_anything_starts(
+    bench_home: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = cli_in_process(bench_home, "run", *args, "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []

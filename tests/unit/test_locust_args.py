@@ -25,3 +25,20 @@ def test_without_workers_there_is_no_master() -> None:
     args = locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"))
     assert "--master-bind-port" not in args
     assert "--processes" not in args
+
+
+def test_a_master_for_other_hosts_binds_loopback_unless_told() -> None:
+    args = locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"), expect_workers=3)
+    assert "--master" in args
+    assert _value(args, "--expect-workers") == "3"
+    assert _value(args, "--master-bind-host") == "127.0.0.1"
+    assert _value(args, "--master-bind-port") == "5557"
+    assert "--processes" not in args
+    told = locust_args(
+        "http://127.0.0.1:8000",
+        Path("/tmp/x/locust"),
+        expect_workers=2,
+        master_bind=("10.0.0.5", 6000),
+    )
+    assert _value(told, "--master-bind-host") == "10.0.0.5"
+    assert _value(told, "--master-bind-port") == "6000"

@@ -125,3 +125,17 @@ def test_phase_clock_follows_the_plan_from_its_start(wall_clock: list[float]) ->
         (30.0, "recovery"),
         (35.0, "after"),
     ]
+
+
+def test_the_shares_of_a_schedule_hold_every_arrival_once() -> None:
+    from scenarios.traffic import Population, checkout_schedule, share
+
+    plan = LoadPlan(phase_seconds={"steady": 3, "storm": 2, "recovery": 1}, checkout_rate=40)
+    arrivals = checkout_schedule(plan, Population.of(plan))
+    for count in (1, 2, 3, 7):
+        parts = [share(arrivals, index, count) for index in range(count)]
+        union = sorted((a for part in parts for a in part), key=lambda a: a.at)
+        assert union == arrivals
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1  # each carries its part of the rate
+    with pytest.raises(ValueError, match="does not exist"):
+        share(arrivals, 2, 2)
