@@ -65,10 +65,13 @@ def read_requests(directory: Path, columns: list[str] | None = None) -> pd.DataF
     files = sorted(f for f in directory.glob("requests-*.csv") if f.stat().st_size > 0)
     if not files:
         raise ResultsFileError(f"{directory} holds no requests-*.csv: the run recorded nothing")
-    types = {"kind": "string", "phase": "string", "name": "string"}
+    # "error" (the failure's message) is absent from records written before it was kept
+    types = {"kind": "string", "phase": "string", "name": "string", "error": "string"}
     frames = [pd.read_csv(f, dtype=types, usecols=columns) for f in files]
     frame = pd.concat(frames, ignore_index=True)
     frame["kind"] = frame["kind"].fillna("")
+    if "error" in frame.columns:
+        frame["error"] = frame["error"].fillna("")
     return frame
 
 
