@@ -242,9 +242,7 @@ def latency_chart(data: RunData, endpoint: str, title: str, log: bool) -> Chart:
             points = _series(label, rolled, column, "ms")
             width = 2.0 if column == "p99" else 1.2
             raw.append((f"{system} {column}", color_of(system), DASHES[column], width, points))
-    return _chart(
-        f"{endpoint}_latency", title, "latency (ms, 5 s rolling window)", raw, data, log
-    )
+    return _chart(f"{endpoint}_latency", title, "latency (ms, 5 s rolling window)", raw, data, log)
 
 
 CPU_STYLES = {"db": "", "write": "", "read": "6 3", "app": "2 3", "projector": "8 3 2 3"}
@@ -278,9 +276,7 @@ def charts_for(data: RunData) -> list[Chart]:
         latency_chart(
             data, "checkout", "Checkout latency (from each arrival's scheduled start)", False
         ),
-        latency_chart(
-            data, "dashboard_customers", "CEO dashboard latency (log scale)", log=True
-        ),
+        latency_chart(data, "dashboard_customers", "CEO dashboard latency (log scale)", log=True),
         cpu_chart(data),
     ]
     return [chart for chart in charts if not chart.empty]

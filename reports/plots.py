@@ -186,7 +186,10 @@ def latency_cdf(data: RunData) -> Figure:
                 continue
             values = np.sort(rows["latency_us"].to_numpy() / 1000)
             ax.plot(
-                values, np.arange(1, len(values) + 1) / len(values), color=color_of(name), label=name
+                values,
+                np.arange(1, len(values) + 1) / len(values),
+                color=color_of(name),
+                label=name,
             )
         ax.set_xscale("log")
         ax.set_xlabel("latency (ms, log scale)")

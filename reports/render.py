@@ -18,7 +18,7 @@ from harness.results.decision import (
     thresholds_of,
 )
 from harness.results.endpoint_table import endpoint_table, error_table
-from harness.results.files import trial_dirs
+from harness.results.files import LOCUST_REPORT, trial_dirs
 from harness.results.model import TOP_ERRORS, Summary
 from harness.results.table import Table, lineup_table, phase_table
 from reports.data import RunData, load_run
@@ -90,7 +90,6 @@ ERRORS_NOTE = (
     "error code, or the client's exception. summary.json keeps each endpoint's "
     f"{TOP_ERRORS} most frequent per phase."
 )
-LOCUST_REPORT = "locust.html"
 TEMPLATES = Path(__file__).parent / "templates"
 HEADLINE_HEADER = ["storm phase", "baseline", "cqrs", "baseline / cqrs", "reference story"]
 

@@ -19,6 +19,8 @@ from harness.results.model import ResultsFileError, RunInfo, Summary
 
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
+# Locust's own HTML report of a system (or trial), beside its records; the report links it
+LOCUST_REPORT = "locust.html"
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:

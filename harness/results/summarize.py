@@ -625,10 +625,7 @@ def combine_trials(trials: list[Summary], order: tuple[str, ...] = ()) -> Summar
                 endpoint["top_errors"] = [
                     error.to_json()
                     for error in _errors_over_trials(
-                        [
-                            _endpoint_of(t, system_name, phase_name, endpoint_name)
-                            for t in trials
-                        ]
+                        [_endpoint_of(t, system_name, phase_name, endpoint_name) for t in trials]
                     )
                 ]
     per_trial = [t.metrics() for t in trials]

@@ -34,7 +34,7 @@ from harness.providers import ProviderConfig, ProviderKind, check_provider
 from harness.providers.binaries import find_binaries
 from harness.providers.docker import container_limits, docker_client
 from harness.results.decision import Thresholds
-from harness.results.files import trial_dir, write_run_info, write_summary
+from harness.results.files import LOCUST_REPORT, trial_dir, write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
 from harness.run.provenance import git_sha, machine, versions
@@ -266,7 +266,7 @@ def _drive(
         f"(steady {plan.phase_seconds['steady']:.0f} s, storm {plan.phase_seconds['storm']:.0f} s "
         f"with {plan.admins} admins, recovery {plan.phase_seconds['recovery']:.0f} s)"
     )
-    args = locust_args(url, directory / "locust", config.workers)
+    args = locust_args(url, directory / "locust", config.workers, html=directory / LOCUST_REPORT)
     locust = PythonService(
         name="locust",
         module="locust",
@@ -305,9 +305,14 @@ def _applied_limits(containers: dict[str, str]) -> dict[str, Any]:
         client.close()
 
 
-def locust_args(url: str, csv_prefix: Path, workers: int = 0) -> list[str]:
-    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records."""
+def locust_args(
+    url: str, csv_prefix: Path, workers: int = 0, html: Path | None = None
+) -> list[str]:
+    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records
+    (and, with ``html``, Locust's own HTML report, which our report links)."""
     args = ["-f", str(LOCUSTFILE), "--headless", "--host", url, "--csv", str(csv_prefix)]
+    if html is not None:
+        args += ["--html", str(html)]
     args += ["--only-summary", "--loglevel", "WARNING"]
     if workers > 0:
         # The master of the local workers listens on loopback, on a free port (Locust's

@@ -25,3 +25,9 @@ def test_without_workers_there_is_no_master() -> None:
     args = locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"))
     assert "--master-bind-port" not in args
     assert "--processes" not in args
+
+
+def test_locust_writes_its_own_html_report_where_asked() -> None:
+    args = locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"), html=Path("/tmp/x/l.html"))
+    assert _value(args, "--html") == "/tmp/x/l.html"
+    assert "--html" not in locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"))
