@@ -209,7 +209,7 @@ def _chart(
             dash,
             width,
             tuple(
-                Point(t, x_position(t, 0.0, t1), scale(v), text)
+                Point(round(t, 3), x_position(t, 0.0, t1), scale(v), text)
                 for t, v, text in points
                 if 0.0 <= t <= t1
             ),
