@@ -159,12 +159,14 @@ def trials_note(data: RunData) -> str:
 @cache
 def environment() -> jinja2.Environment:
     """The report's templates (``reports/templates``), every value HTML-escaped."""
-    return jinja2.Environment(
+    found = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    found.filters["basename"] = lambda path: Path(str(path)).name
+    return found
 
 
 def _macros() -> Any:
