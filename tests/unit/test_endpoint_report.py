@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import reports.render
 from harness.results import ResultsFileError
 from harness.results.endpoint_table import ENDPOINT_HEADER, endpoint_table, error_table
 from harness.results.files import read_requests, read_summary, write_summary
@@ -165,10 +166,18 @@ def test_bad_endpoint_fields_are_refused_naming_the_key(
 
 
 @pytest.fixture
-def failing_run(tmp_path: Path) -> Path:
-    """The fixture run with a few of cqrs's storm checkouts failed, and summarized again."""
+def run_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the fixture run, reported without its PNG plots (they are tested elsewhere)."""
+    monkeypatch.setattr(reports.render, "render_plots", lambda data, directory: {})
     run_dir = tmp_path / "run"
     shutil.copytree(FIXTURE, run_dir)
+    return run_dir
+
+
+@pytest.fixture
+def failing_run(run_copy: Path) -> Path:
+    """The fixture run with a few of cqrs's storm checkouts failed, and summarized again."""
+    run_dir = run_copy
     for path in (run_dir / "cqrs").glob("requests-*.csv"):
         frame = pd.read_csv(path, dtype={"kind": "string"})
         storm = frame.index[(frame["phase"] == "storm") & (frame["name"] == "checkout")]
@@ -183,12 +192,7 @@ def failing_run(tmp_path: Path) -> Path:
     return run_dir
 
 
-def test_the_report_shows_failures_and_their_messages(
-    failing_run: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import reports.render
-
-    monkeypatch.setattr(reports.render, "render_plots", lambda data, directory: {})
+def test_the_report_shows_failures_and_their_messages(failing_run: Path) -> None:
     summary = read_summary(failing_run)
     assert error_table(summary).rows == [
         ["cqrs", "storm", "checkout", "3", "HTTP 503 pool_exhausted"],
@@ -202,14 +206,8 @@ def test_the_report_shows_failures_and_their_messages(
     assert "No request failed." not in page
 
 
-def test_the_report_links_locust_s_own_report_when_the_run_kept_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import reports.render
-
-    monkeypatch.setattr(reports.render, "render_plots", lambda data, directory: {})
-    run_dir = tmp_path / "run"
-    shutil.copytree(FIXTURE, run_dir)
+def test_the_report_links_locust_s_own_report_when_the_run_kept_one(run_copy: Path) -> None:
+    run_dir = run_copy
     assert "Locust's own report" not in render_report(run_dir)["html"].read_text()
     (run_dir / "cqrs" / "locust.html").write_text("<html></html>")
     page = render_report(run_dir)["html"].read_text()
