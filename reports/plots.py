@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from harness.results import stats
 from harness.results.model import Summary
+from harness.results.table import DB_COMPONENTS
 from reports.data import RunData
 from scenarios.plan import PHASES
 
@@ -100,7 +101,15 @@ def latency_over_time(data: RunData, endpoint: str, title: str, log: bool) -> Fi
 def cpu_over_time(data: RunData) -> Figure:
     fig, ax = plt.subplots(figsize=(10, 4.2))
     shade_phases(ax, data.phase_seconds)
-    styles = {"db": "-", "write": "-", "read": "--", "app": ":", "projector": "-."}
+    styles = {
+        "db": "-",
+        "write": "-",
+        "primary": "-",
+        "read": "--",
+        "standby": "--",
+        "app": ":",
+        "projector": "-.",
+    }
     for name, series in data.systems.items():
         if series.resources is None:
             continue
@@ -108,7 +117,7 @@ def cpu_over_time(data: RunData) -> Figure:
             if component not in styles:
                 continue
             part = str(component)
-            label = f"{name} {part}" + (" (DB)" if part in ("db", "write", "read") else "")
+            label = f"{name} {part}" + (" (DB)" if part in DB_COMPONENTS else "")
             ax.plot(
                 rows["t"],
                 rows["cpu_pct"],
@@ -212,18 +221,27 @@ def lineup(data: RunData) -> Figure:
     fig, axes = plt.subplots(1, len(panels), figsize=(11, 3.8))
     for ax, (label, rest, phase) in zip(axes, panels, strict=True):
         values = [data.summary.metric(system, phase, rest) for system in systems]
+        drawn = [i for i, v in enumerate(values) if v is not None]
+        # bars only where there is a value (an all-NaN bar set has no limits to lay out)
         ax.bar(
-            systems,
-            [v if v is not None else np.nan for v in values],
-            color=[color_of(s) for s in systems],
+            drawn,
+            [values[i] or 0.0 for i in drawn],
+            color=[color_of(systems[i]) for i in drawn],
         )
-        ax.set_yscale("log")
+        ax.set_xticks(range(len(systems)), systems)
+        ax.set_xlim(-0.5, len(systems) - 0.5)
+        measured = [v for v in values if v is not None]
+        if measured:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, 1)
+            ax.set_yticks([])
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
         for i, value in enumerate(values):
             ax.text(
                 i,
-                value if value is not None else 1,
+                value if value is not None else (min(measured) if measured else 0.05),
                 "n/a" if value is None else f"{value:,.1f}",
                 ha="center",
                 va="bottom",

@@ -22,7 +22,8 @@ TABLE_ENDPOINTS = (
 )
 # the terminal's narrower choice of the same columns
 TERMINAL_ENDPOINTS = ("checkout", "dashboard_customers", "product_page")
-DB_COMPONENTS = ("db", "write", "read")
+# every cluster role a topology names (the replica system's are its primary and standby)
+DB_COMPONENTS = ("db", "write", "read", "primary", "standby")
 MISSING = "-"
 
 

@@ -108,6 +108,17 @@ def test_rows_on_the_fixture() -> None:
         ({"projection_lag_ms": None}, 11, "-"),
         ({"projection_lag_ms__max": 1234.56}, 11, "4.8 / 1,234.6"),
         ({"cpu_pct": {}}, 10, "-"),
+        # a replica system's clusters are its primary and its standby
+        (
+            {
+                "cpu_pct": {
+                    "primary": {"mean": 4.0, "max": 5.0},
+                    "standby": {"mean": 71.6, "max": 80},
+                }
+            },
+            10,
+            "primary 4, standby 72",
+        ),
         ({"checkout_driver__offered_rps": 1234.0}, 9, "1,234.0 / 20.4"),
     ],
 )

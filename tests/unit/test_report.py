@@ -120,3 +120,18 @@ def test_compare_command_writes_html(run_dir: Path, bench_home: Path, tmp_path: 
     assert result.returncode == 0, result.stderr
     assert result.json()["metrics"]
     assert "beyond noise" in out.read_text()
+
+
+def test_the_lineup_plot_draws_a_panel_that_has_no_measured_value(run_dir: Path) -> None:
+    """A quiet run has too few reports for any dashboard percentile: the panel says n/a."""
+    summary_file = run_dir / "summary.json"
+    raw = json.loads(summary_file.read_text())
+    for system in raw["systems"].values():
+        system["phases"]["storm"]["endpoints"].pop("dashboard_customers", None)
+    summary_file.write_text(json.dumps(raw))
+    from reports.data import load_run
+    from reports.plots import lineup
+
+    figure = lineup(load_run(run_dir))  # filterwarnings=error: no layout warning either
+    texts = [t.get_text() for t in figure.axes[2].texts]
+    assert texts == ["n/a"] * len(raw["systems"])
