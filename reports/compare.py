@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt
 
 from harness.results.compare import change_text, interval_text, value_text, verdict_text
 from reports.plots import trend_plot
+from reports.render import environment
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto;padding:1rem}"
@@ -20,38 +20,29 @@ STYLE = (
 )
 
 
-def _rows(rows: list[dict[str, Any]]) -> str:
-    return "".join(
-        f"<tr><td>{html.escape(r['metric'])}</td>"
-        f"<td>{value_text(r['a'], 3)}</td><td>{value_text(r['b'], 3)}</td>"
-        f"<td>{change_text(r)}</td><td>{html.escape(interval_text(r))}</td>"
-        f"<td>{verdict_text(r)}</td></tr>"
-        for r in rows
-    )
+HEADER = ("metric", "A", "B", "change", "interval", "beyond noise?")
 
 
-HEADER = "".join(
-    f"<th>{h}</th>" for h in ("metric", "A", "B", "change", "interval", "beyond noise?")
-)
-
-
-def _page(title: str, body: str) -> str:
+def _page(title: str, **values: Any) -> str:
+    """The comparison page (``templates/compare.html.j2``), every value HTML-escaped."""
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+        environment()
+        .get_template("compare.html.j2")
+        .render(
+            title=title,
+            style=STYLE,
+            header=HEADER,
+            value_text=value_text,
+            change_text=change_text,
+            interval_text=interval_text,
+            verdict_text=verdict_text,
+            **values,
+        )
     )
 
 
 def write_compare_html(report: dict[str, Any], path: Path) -> Path:
-    body = (
-        f"<p>A: {html.escape(report['a'])} ({report['a_trials']} trial(s))"
-        f"<br>B: {html.escape(report['b'])} ({report['b_trials']} trial(s))"
-        f"<br>Noise from {html.escape(report['method'])}, {report['level']:.0%} intervals: "
-        f"{report['beyond']} of {report['judged']} judged metrics beyond noise.</p>"
-        f"<table><thead><tr>{HEADER}</tr></thead><tbody>{_rows(report['metrics'])}</tbody></table>"
-    )
-    path.write_text(_page("cqrs-bench compare", body), encoding="utf-8")
+    path.write_text(_page("cqrs-bench compare", report=report), encoding="utf-8")
     return path
 
 
@@ -70,12 +61,6 @@ def write_trend_plot(trend: dict[str, Any], path: Path) -> Path:
 
 def write_trend_html(trend: dict[str, Any], path: Path) -> Path:
     encoded = base64.b64encode(_png(trend)).decode()
-    steps = "".join(
-        f"<h2>{html.escape(Path(step['a']).name)} &rarr; {html.escape(Path(step['b']).name)}</h2>"
-        f"<p>Noise from {html.escape(step['method'])}.</p>"
-        f"<table><thead><tr>{HEADER}</tr></thead><tbody>{_rows(step['rows'])}</tbody></table>"
-        for step in trend["steps"]
-    )
-    body = f'<img alt="trend" style="max-width:100%" src="data:image/png;base64,{encoded}">{steps}'
-    path.write_text(_page("cqrs-bench compare: trend", body), encoding="utf-8")
+    page = _page("cqrs-bench compare: trend", trend=trend, encoded=encoded)
+    path.write_text(page, encoding="utf-8")
     return path

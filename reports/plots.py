@@ -36,7 +36,7 @@ REFERENCE = {  # the incident's story, for the headline panel
 }
 
 
-def _color(system: str) -> str:
+def color_of(system: str) -> str:
     return COLORS.get(system, "#7d3c98")
 
 
@@ -60,7 +60,7 @@ def shade_phases(ax: Axes, phases: dict[str, float]) -> None:
     ax.set_xlabel("time since the run's start (s)")
 
 
-def _rolling_percentiles(frame: pd.DataFrame, window_s: float = 5.0) -> pd.DataFrame:
+def rolling_percentiles(frame: pd.DataFrame, window_s: float = 5.0) -> pd.DataFrame:
     ordered = frame.sort_values("t")
     times = ordered["t"].to_numpy()
     latency = ordered["latency_us"].to_numpy() / 1000
@@ -82,10 +82,10 @@ def latency_over_time(data: RunData, endpoint: str, title: str, log: bool) -> Fi
         rows = series.requests[
             (series.requests["name"] == endpoint) & (series.requests["kind"] != "dropped")
         ]
-        rolled = _rolling_percentiles(rows)
+        rolled = rolling_percentiles(rows)
         if rolled.empty:
             continue
-        color = _color(name)
+        color = color_of(name)
         ax.plot(rolled["t"], rolled["p50"], color=color, lw=1.2, ls=":", label=f"{name} p50")
         ax.plot(rolled["t"], rolled["p95"], color=color, lw=1.2, ls="--", label=f"{name} p95")
         ax.plot(rolled["t"], rolled["p99"], color=color, lw=2.0, label=f"{name} p99")
@@ -121,7 +121,7 @@ def cpu_over_time(data: RunData) -> Figure:
             ax.plot(
                 rows["t"],
                 rows["cpu_pct"],
-                color=_color(name),
+                color=color_of(name),
                 ls=styles[str(component)],
                 label=label,
             )
@@ -142,12 +142,12 @@ def throughput_and_errors(data: RunData) -> Figure:
         seconds = np.floor(checkouts["t"]).astype(int)
         ok = checkouts[checkouts["ok"] == 1].groupby(seconds[checkouts["ok"] == 1]).size()
         failed = checkouts[checkouts["ok"] == 0].groupby(seconds[checkouts["ok"] == 0]).size()
-        ax.plot(ok.index, ok.to_numpy(), color=_color(name), label=f"{name} checkouts ok /s")
+        ax.plot(ok.index, ok.to_numpy(), color=color_of(name), label=f"{name} checkouts ok /s")
         if len(failed):
             ax.bar(
                 failed.index,
                 failed.to_numpy(),
-                color=_color(name),
+                color=color_of(name),
                 alpha=0.5,
                 label=f"{name} failed (timeouts, errors) /s",
             )
@@ -169,7 +169,7 @@ def projection_lag(data: RunData) -> Figure:
             series.lag["t"],
             series.lag["lag_ms"],
             s=3,
-            color=_color(name),
+            color=color_of(name),
             alpha=0.4,
             label=f"{name}: each order, commit -> read model",
         )
@@ -195,7 +195,10 @@ def latency_cdf(data: RunData) -> Figure:
                 continue
             values = np.sort(rows["latency_us"].to_numpy() / 1000)
             ax.plot(
-                values, np.arange(1, len(values) + 1) / len(values), color=_color(name), label=name
+                values,
+                np.arange(1, len(values) + 1) / len(values),
+                color=color_of(name),
+                label=name,
             )
         ax.set_xscale("log")
         ax.set_xlabel("latency (ms, log scale)")
@@ -223,7 +226,7 @@ def lineup(data: RunData) -> Figure:
         ax.bar(
             drawn,
             [values[i] or 0.0 for i in drawn],
-            color=[_color(systems[i]) for i in drawn],
+            color=[color_of(systems[i]) for i in drawn],
         )
         ax.set_xticks(range(len(systems)), systems)
         ax.set_xlim(-0.5, len(systems) - 0.5)
@@ -351,9 +354,9 @@ def trials_plot(data: RunData) -> Figure:
             continue
         system = path.split(".", 1)[0]
         values = [v for v in found.values if v is not None]
-        ax.scatter(values, [row] * len(values), color=_color(system), s=22, zorder=3)
+        ax.scatter(values, [row] * len(values), color=color_of(system), s=22, zorder=3)
         if found.low is not None and found.high is not None:
-            ax.plot([found.low, found.high], [row, row], color=_color(system), lw=2, alpha=0.5)
+            ax.plot([found.low, found.high], [row, row], color=color_of(system), lw=2, alpha=0.5)
         if found.median is not None:
             ax.plot([found.median], [row], marker="|", ms=16, mew=2, color="#222")
         drawn.append(row)

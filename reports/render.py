@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import jinja2
 
 from harness.results.decision import (
     Thresholds,
@@ -14,9 +17,12 @@ from harness.results.decision import (
     decision_table,
     thresholds_of,
 )
-from harness.results.model import Summary
+from harness.results.endpoint_table import endpoint_table, error_table
+from harness.results.files import LOCUST_REPORT, trial_dirs
+from harness.results.model import TOP_ERRORS, Summary
 from harness.results.table import Table, lineup_table, phase_table
 from reports.data import RunData, load_run
+from reports.interactive import charts_for
 from reports.plots import REFERENCE, headline_numbers, plots_for, render_plots, trial_metrics
 
 CSS = """
@@ -34,6 +40,13 @@ figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid 
 figcaption { color: #555; font-size: .9rem; } code, pre { font-size: .85rem; }
 .note { color: #555; font-size: .85rem; max-width: 60rem; }
 pre { background: #f8f9f9; padding: .6rem; overflow-x: auto; }
+.by-endpoint td:nth-child(3), .by-endpoint th:nth-child(3) { text-align: left; }
+.errors td:nth-child(5), .errors th:nth-child(5) { text-align: left; }
+svg.chart { width: 100%; height: auto; cursor: crosshair; user-select: none; font-size: 12px;
+            fill: #333; }
+svg.chart .phase-label { fill: #555; } svg.chart .brush { fill: rgba(36, 113, 163, .15); }
+svg.chart circle.point { fill-opacity: .85; } svg.chart circle.point:hover { r: 5; }
+.legend span { margin-right: 1rem; white-space: nowrap; }
 """
 
 
@@ -66,16 +79,24 @@ NUMBERS_NOTE = (
     "those out). '-' marks a percentile from too few samples: p50 needs 20, p95 200, "
     "p99 1,000. CPU is % of one core, each sample weighted by the time it covers."
 )
+ENDPOINTS_NOTE = (
+    "Every request of each endpoint in each phase. requests/s counts them all (failures "
+    "too) over the phase's length; failures are errors, timeouts and (checkout, reports) "
+    "drops, with their share. '-' marks a percentile from too few samples: p90 needs 100, "
+    "p99 1,000, p99.9 10,000."
+)
+ERRORS_NOTE = (
+    "What the failed requests said, grouped by message: the HTTP status and the app's "
+    "error code, or the client's exception. summary.json keeps each endpoint's "
+    f"{TOP_ERRORS} most frequent per phase."
+)
+TEMPLATES = Path(__file__).parent / "templates"
 HEADLINE_HEADER = ["storm phase", "baseline", "cqrs", "baseline / cqrs", "reference story"]
 
 
 def html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
-    body = []
-    for row in table.rows:
-        css = ' class="storm"' if len(row) > 1 and row[1] == "storm" else ""
-        body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    """A table as the report's page draws it (the templates' own ``table`` macro)."""
+    return str(_macros().table(table))
 
 
 def md_table(table: Table) -> str:
@@ -135,6 +156,39 @@ def trials_note(data: RunData) -> str:
     )
 
 
+@cache
+def environment() -> jinja2.Environment:
+    """The report's templates (``reports/templates``), every value HTML-escaped."""
+    found = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    found.filters["basename"] = lambda path: Path(str(path)).name
+    return found
+
+
+def _macros() -> Any:
+    return environment().get_template("macros.html.j2").module
+
+
+def locust_reports(directory: Path, summary: Summary) -> list[tuple[str, str]]:
+    """Locust's own HTML report of each system (and trial), as (label, link relative to the
+    run directory); a run from before Locust wrote one has none."""
+    found = []
+    for system in summary.systems:
+        if not (directory / system).is_dir():
+            continue
+        dirs = trial_dirs(directory, system)
+        for number, trial in enumerate(dirs, start=1):
+            page = trial / LOCUST_REPORT
+            if page.is_file():
+                label = system if len(dirs) == 1 else f"{system} trial {number}"
+                found.append((label, page.relative_to(directory).as_posix()))
+    return found
+
+
 def _caveats(data: RunData) -> list[str]:
     caveats = list(data.run.caveats)
     if not data.summary.valid:
@@ -164,31 +218,16 @@ def render_report(directory: Path, thresholds: Thresholds | None = None) -> dict
         + ", ".join(f"{name} {cores}" for name, cores in (layout.get("components") or {}).items())
         for system, layout in layouts.items()
     ]
-    layout_html = (
-        "<h3>CPU placement</h3><ul>"
-        + "".join(f"<li>{html.escape(line)}</li>" for line in layout_lines)
-        + "</ul>"
-        if layout_lines
-        else ""
-    )
     layout_md = (
         ["CPU placement:", "", *(f"- {line}" for line in layout_lines)] if layout_lines else []
     )
-    validity = (
-        '<p class="valid">Run is valid: every arrival accounted for, the generator on time.</p>'
-        if summary.valid
-        else '<p class="invalid">RUN INVALID: '
-        + html.escape("; ".join(summary.invalid_reasons))
-        + "</p>"
-    )
-    figures = []
-    for name, path in plots.items():
-        encoded = base64.b64encode(path.read_bytes()).decode()
-        caption = captions[name][0]
-        figures.append(
-            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
+    figures = [
+        {
+            "caption": captions[name][0],
+            "encoded": base64.b64encode(path.read_bytes()).decode(),
+        }
+        for name, path in plots.items()
+    ]
     config = {
         "profile": run.profile,
         "dataset": dict(run.dataset),
@@ -200,50 +239,40 @@ def render_report(directory: Path, thresholds: Thresholds | None = None) -> dict
     }
     facts = {"machine": dict(run.machine), "versions": dict(run.versions), "git_sha": run.git_sha}
     headline, ratios = headline_table(summary), ratios_table(summary)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>cqrs-bench report: {html.escape(directory.name)}</title><style>{CSS}</style></head>
-<body>
-<h1>Black Friday: single database vs CQRS</h1>
-<p class="sub">{html.escape(directory.name)} &middot; profile {html.escape(run.profile)}
-&middot; started {html.escape(run.started_at)}</p>
-{validity}
-<h2>Headline (storm phase)</h2>
-{html_table(headline)}
-<h2>Per system and phase</h2>
-{html_table(phases)}
-<p class="note">{html.escape(NUMBERS_NOTE)}</p>
-{
-        ""
-        if lineup is None
-        else "<h2>The lineup</h2>"
-        + html_table(lineup)
-        + f'<p class="note">{html.escape(LINEUP_NOTE)}</p>'
-        + layout_html
-    }
-<h2>Ratios</h2>
-{html_table(ratios)}
-{
-        ""
-        if trials is None
-        else "<h2>Trials</h2>"
-        + html_table(trials)
-        + f'<p class="note">{html.escape(trials_note(data))}</p>'
-    }
-<h2>Plots</h2>
-{"".join(figures)}
-<h2>Configuration of both sides</h2>
-<pre>{html.escape(json.dumps(config, indent=2, default=str))}</pre>
-<h2>Machine and versions</h2>
-<pre>{html.escape(json.dumps(facts, indent=2, default=str))}</pre>
-<h2>Caveats</h2>
-<ul>{"".join(f"<li>{html.escape(c)}</li>" for c in _caveats(data))}</ul>
-<h2>Decision</h2>
-{html_table(decision)}
-<p class="note">{html.escape(note)}</p>
-</body></html>
-"""
+    endpoints, errors = endpoint_table(summary), error_table(summary)
+    locust_pages = locust_reports(directory, summary)
+    page = (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            css=CSS,
+            charts_js=(TEMPLATES / "charts.js").read_text(encoding="utf-8"),
+            name=directory.name,
+            run=run,
+            summary=summary,
+            headline=headline,
+            phases=phases,
+            numbers_note=NUMBERS_NOTE,
+            endpoints=endpoints,
+            endpoints_note=ENDPOINTS_NOTE,
+            errors=errors,
+            errors_note=ERRORS_NOTE,
+            locust_reports=locust_pages,
+            lineup=lineup,
+            lineup_note=LINEUP_NOTE,
+            layout_lines=layout_lines,
+            ratios=ratios,
+            trials=trials,
+            trials_note=None if trials is None else trials_note(data),
+            charts=charts_for(data),
+            figures=figures,
+            config_json=json.dumps(config, indent=2, default=str),
+            facts_json=json.dumps(facts, indent=2, default=str),
+            caveats=_caveats(data),
+            decision=decision,
+            decision_note=note,
+        )
+    )
     html_path = directory / "report.html"
     html_path.write_text(page, encoding="utf-8")
     md = [
@@ -263,6 +292,25 @@ def render_report(directory: Path, thresholds: Thresholds | None = None) -> dict
         "",
         NUMBERS_NOTE,
         "",
+        "## Per endpoint and phase",
+        "",
+        md_table(endpoints),
+        "",
+        ENDPOINTS_NOTE,
+        "",
+        "### Most frequent errors",
+        "",
+        *([md_table(errors), "", ERRORS_NOTE] if errors.rows else ["No request failed."]),
+        "",
+        *(
+            [
+                "Locust's own report: "
+                + ", ".join(f"[{label}]({href})" for label, href in locust_pages),
+                "",
+            ]
+            if locust_pages
+            else []
+        ),
         *(
             []
             if lineup is None

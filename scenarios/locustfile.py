@@ -28,7 +28,7 @@ from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events
 from scenarios import distributed
 from scenarios.distributed import Coordinator
 from scenarios.plan import PLAN_ENV, LoadPlan, PhaseClock, load_plan
-from scenarios.recorder import Recorder, error_kind
+from scenarios.recorder import Recorder, error_kind, error_message
 from scenarios.traffic import (
     Arrival,
     Population,
@@ -151,7 +151,8 @@ def _on_request(
     dispatched = (context or {}).get("dispatched", sent)
     status = int(getattr(response, "status_code", 0) or 0)
     ok = exception is None and 200 <= status < 400
-    kind = "" if ok else error_kind(status, exception, _error_code(response, status))
+    code = None if ok else _error_code(response, status)
+    kind = "" if ok else error_kind(status, exception, code)
     _recorder.record(
         ts=began,
         phase=PLAN.phase_at(began - CLOCK.started) if CLOCK.started else "warmup",
@@ -161,12 +162,13 @@ def _on_request(
         kind=kind,
         status=status,
         lag_us=int((dispatched - began) * 1_000_000),
+        error="" if ok else error_message(status, exception, code),
     )
 
 
 def _error_code(response: Any, status: int) -> str | None:
-    """The app's error code from a 503 answer (a recovery conflict has its own)."""
-    if status != 503:
+    """The app's error code from an error answer (a recovery conflict has its own)."""
+    if status < 400:
         return None
     try:
         return str(json.loads(response.content)["error"]["code"])
@@ -245,6 +247,7 @@ class ShopClient(FastHttpUser):
                 "dropped",
                 0,
                 int((time.time() - scheduled) * 1_000_000),
+                "dropped: not sent (the in-flight bound was full or the generator fell behind)",
             )
 
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us")
+COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us", "error")
+# a failure's message is cut here: the report groups failures by it, not a log
+MAX_MESSAGE = 200
 
 
 RECOVERY_CONFLICT = "recovery_conflict"
@@ -55,6 +57,25 @@ class RecordFile:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def error_message(status: int, exception: BaseException | None, code: str | None = None) -> str:
+    """What went wrong, in words that group alike failures: the HTTP status and the app's
+    error code for an answer (never its URL or ids), the exception's type and text otherwise."""
+    if status:
+        return f"HTTP {status}" + (f" {code}" if code else "")
+    if exception is not None:
+        text = str(exception)
+        return type(exception).__name__ + (f": {text}" if text else "")
+    return ""
+
+
+def csv_text(text: str) -> str:
+    """``text`` as one CSV field on one line, quoted when it needs to be."""
+    flat = " ".join(text.split())[:MAX_MESSAGE]
+    if any(c in flat for c in ',"'):
+        return '"' + flat.replace('"', '""') + '"'
+    return flat
 
 
 class Recorder:
@@ -102,9 +123,11 @@ class Recorder:
         kind: str,
         status: int,
         lag_us: int = 0,
+        error: str = "",
     ) -> None:
         self._rows.append(
-            f"{ts:.6f},{phase},{name},{latency_us},{int(ok)},{kind},{status},{lag_us}\n"
+            f"{ts:.6f},{phase},{name},{latency_us},{int(ok)},{kind},{status},{lag_us},"
+            f"{csv_text(error) if error else ''}\n"
         )
         if (
             len(self._rows) >= self._flush_every

@@ -19,6 +19,8 @@ from harness.results.model import ResultsFileError, RunInfo, Summary
 
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
+# Locust's own HTML report of a system (or trial), beside its records; the report links it
+LOCUST_REPORT = "locust.html"
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
@@ -65,10 +67,13 @@ def read_requests(directory: Path, columns: list[str] | None = None) -> pd.DataF
     files = sorted(f for f in directory.glob("requests-*.csv") if f.stat().st_size > 0)
     if not files:
         raise ResultsFileError(f"{directory} holds no requests-*.csv: the run recorded nothing")
-    types = {"kind": "string", "phase": "string", "name": "string"}
+    # "error" (the failure's message) is absent from records written before it was kept
+    types = {"kind": "string", "phase": "string", "name": "string", "error": "string"}
     frames = [pd.read_csv(f, dtype=types, usecols=columns) for f in files]
     frame = pd.concat(frames, ignore_index=True)
     frame["kind"] = frame["kind"].fillna("")
+    if "error" in frame.columns:
+        frame["error"] = frame["error"].fillna("")
     return frame
 
 

@@ -37,7 +37,15 @@ ENDPOINTS = (
 # Endpoints driven open-model (scheduled arrivals): drops count, latency runs from the schedule.
 OPEN_MODEL_ENDPOINTS = ("checkout", "dashboard_customers", "dashboard_revenue")
 ERROR_KINDS = ("timeout", "http_4xx", "http_5xx", "connection", "dropped", "recovery_conflict")
-PERCENTILES = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
+PERCENTILES = {
+    "p50_ms": 50.0,
+    "p90_ms": 90.0,
+    "p95_ms": 95.0,
+    "p99_ms": 99.0,
+    "p99_9_ms": 99.9,
+}
+# The error messages each endpoint keeps per phase, most frequent first.
+TOP_ERRORS = 5
 
 
 class ResultsFileError(BadInput):
@@ -206,14 +214,50 @@ class Answered:
 
 
 @dataclass(frozen=True)
+class ErrorCount:
+    """One error message and how many of an endpoint's requests in a phase failed with it."""
+
+    message: str
+    count: int
+
+    @classmethod
+    def read(cls, node: _Reader) -> ErrorCount:
+        count = node.integer("count")
+        if count < 1:
+            raise node.wrong("count", "a positive integer", count)
+        return cls(message=node.text("message"), count=count)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"message": self.message, "count": self.count}
+
+
+def _top_errors(node: _Reader) -> tuple[ErrorCount, ...]:
+    """``top_errors``: absent in a file from before it existed (read as none)."""
+    raw = node.data.get("top_errors")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise node.wrong("top_errors", "a list of {message, count}", raw)
+    where = node.path("top_errors")
+    return tuple(
+        ErrorCount.read(_Reader(node.source, f"{where}[{i}]", item)) for i, item in enumerate(raw)
+    )
+
+
+@dataclass(frozen=True)
 class EndpointStats:
-    """One endpoint in one phase: exact latencies (ms), throughput of successes, errors by kind.
+    """One endpoint in one phase: exact latencies (ms), request rates, errors by kind and message.
 
     For open-model endpoints (checkout, the reports) ``count`` is every
     scheduled arrival and the percentiles run over all of them, a drop or a
     timeout counting as the client timeout; ``answered`` holds the
     percentiles of answered requests alone. A percentile from too few samples
-    is None, and its name is in ``insufficient``.
+    is None, and its name is in ``insufficient``. ``request_rps`` counts every
+    request (failures too) per second of the phase, ``throughput_rps`` only the
+    successes. ``top_errors``: the most frequent failure messages, most first
+    (in a summary of several trials, each message's total over the trials).
+    A file from before p90, p99.9, ``request_rps`` or ``top_errors`` existed
+    reads them as None (absent), never as 0.
     """
 
     count: int
@@ -227,13 +271,25 @@ class EndpointStats:
     errors: Mapping[str, int]
     insufficient: tuple[str, ...] = ()
     answered: Answered | None = None
+    p90_ms: float | None = None
+    p99_9_ms: float | None = None
+    request_rps: float | None = None
+    top_errors: tuple[ErrorCount, ...] = ()
+
+    @property
+    def failures(self) -> int:
+        """Requests that did not succeed (errors, timeouts and, open-model, drops)."""
+        return self.count - self.ok
 
     @classmethod
     def read(cls, node: _Reader) -> EndpointStats:
         answered = node.maybe_child("answered")
+        count, ok = node.integer("count"), node.integer("ok")
+        if not 0 <= ok <= count:
+            raise node.wrong("ok", f"between 0 and count ({count})", ok)
         return cls(
-            count=node.integer("count"),
-            ok=node.integer("ok"),
+            count=count,
+            ok=ok,
             p50_ms=node.nullable_number("p50_ms"),
             p95_ms=node.nullable_number("p95_ms"),
             p99_ms=node.nullable_number("p99_ms"),
@@ -243,6 +299,10 @@ class EndpointStats:
             errors=node.integers("errors"),
             insufficient=node.maybe_texts("insufficient"),
             answered=None if answered is None else Answered.read(answered),
+            p90_ms=node.optional_number("p90_ms"),
+            p99_9_ms=node.optional_number("p99_9_ms"),
+            request_rps=node.optional_number("request_rps"),
+            top_errors=_top_errors(node),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -250,12 +310,16 @@ class EndpointStats:
             "count": self.count,
             "ok": self.ok,
             "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
+            "p99_9_ms": self.p99_9_ms,
             "max_ms": self.max_ms,
+            "request_rps": self.request_rps,
             "throughput_rps": self.throughput_rps,
             "error_rate": self.error_rate,
             "errors": dict(self.errors),
+            "top_errors": [error.to_json() for error in self.top_errors],
             "insufficient": list(self.insufficient),
         }
         if self.answered is not None:
@@ -424,7 +488,7 @@ def _names(cls: type, *skip: str) -> tuple[str, ...]:
 
 
 # The metric names below an endpoint, the checkout driver, a CPU component and the lag.
-ENDPOINT_METRICS = _names(EndpointStats, "errors", "insufficient", "answered")
+ENDPOINT_METRICS = _names(EndpointStats, "errors", "insufficient", "answered", "top_errors")
 ANSWERED_METRICS = _names(Answered)
 DRIVER_METRICS = _names(CheckoutDriver)
 REPORTS_METRICS = _names(ReportsDriver)

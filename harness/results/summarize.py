@@ -41,10 +41,12 @@ from harness.results.model import (
     ERROR_KINDS,
     OPEN_MODEL_ENDPOINTS,
     PERCENTILES,
+    TOP_ERRORS,
     Answered,
     CheckoutDriver,
     CpuStats,
     EndpointStats,
+    ErrorCount,
     LagStats,
     MemoryStats,
     PhaseSummary,
@@ -106,21 +108,48 @@ def endpoint_stats(
     found = dict(zip(PERCENTILES, values, strict=True))
     answered = None
     if open_model:
-        answered_values = stats.percentiles(answered_ms, list(PERCENTILES.values()))
+        answered_values = stats.percentiles(answered_ms, [50.0, 95.0, 99.0])
         answered = Answered(len(answered_ms), *answered_values)
     return EndpointStats(
         count=count,
         ok=ok,
         p50_ms=found["p50_ms"],
+        p90_ms=found["p90_ms"],
         p95_ms=found["p95_ms"],
         p99_ms=found["p99_ms"],
+        p99_9_ms=found["p99_9_ms"],
         max_ms=stats.maximum(latency_ms),
+        request_rps=round(count / seconds, 3) if seconds else None,
         throughput_rps=round(ok / seconds, 3) if seconds else 0.0,
         error_rate=round((count - ok) / count, 6) if count else None,
         errors={kind: int((kinds == kind).sum()) for kind in ERROR_KINDS},
+        top_errors=top_errors(rows),
         insufficient=tuple(name for name, value in found.items() if value is None and count),
         answered=answered,
     )
+
+
+def error_messages(rows: pd.DataFrame) -> pd.Series:
+    """The failure message of each failed row: the recorded one, else (records from before
+    messages were kept, or a failure without one) its kind and HTTP status."""
+    failed = rows[rows["ok"] == 0]
+    fallback = failed["kind"].where(failed["kind"] != "", "failed") + failed["status"].map(
+        lambda status: f" (HTTP {int(status)})" if status else ""
+    )
+    if "error" not in failed.columns:
+        return fallback
+    recorded = failed["error"].fillna("")
+    return recorded.where(recorded != "", fallback)
+
+
+def top_errors(rows: pd.DataFrame, limit: int = TOP_ERRORS) -> tuple[ErrorCount, ...]:
+    """The ``limit`` most frequent failure messages, most first (ties by message)."""
+    messages = error_messages(rows)
+    if messages.empty:
+        return ()
+    counts = messages.value_counts()
+    ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
+    return tuple(ErrorCount(str(message), int(count)) for message, count in ranked[:limit])
 
 
 def _overlap(frame: pd.DataFrame, window: tuple[float, float]) -> np.ndarray[Any, Any]:
@@ -578,15 +607,46 @@ def _trial_values(values: list[float | None]) -> TrialValues:
     return TrialValues(tuple(values), stats.median(present), round(low, 6), round(high, 6))
 
 
+def _endpoint_of(summary: Summary, system: str, phase: str, endpoint: str) -> EndpointStats | None:
+    entry = summary.phase(system, phase)
+    return None if entry is None else entry.endpoints.get(endpoint)
+
+
+def _errors_over_trials(per_trial: list[EndpointStats | None]) -> tuple[ErrorCount, ...]:
+    """Each message's count summed over the trials, kept only where the sum is exact: every
+    trial listed the message, or listed fewer than ``TOP_ERRORS`` (so it had none of it)."""
+    lists = [() if stats_ is None else stats_.top_errors for stats_ in per_trial]
+    totals: dict[str, int] = {}
+    for listed in lists:
+        for error in listed:
+            totals[error.message] = totals.get(error.message, 0) + error.count
+    exact = {
+        message: count
+        for message, count in totals.items()
+        if all(
+            len(listed) < TOP_ERRORS or any(e.message == message for e in listed)
+            for listed in lists
+        )
+    }
+    ranked = sorted(exact.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(ErrorCount(message, count) for message, count in ranked[:TOP_ERRORS])
+
+
 def combine_trials(trials: list[Summary], order: tuple[str, ...] = ()) -> Summary:
     """One summary from N trials of each system: its values are the trials' medians (each
     a value one trial measured), ``trials`` holds every metric per trial with its interval."""
     systems = _median_json([{n: s.to_json() for n, s in t.systems.items()} for t in trials])
-    for system in systems.values():
-        for phase in system["phases"].values():
-            for endpoint in phase["endpoints"].values():
+    for system_name, system in systems.items():
+        for phase_name, phase in system["phases"].items():
+            for endpoint_name, endpoint in phase["endpoints"].items():
                 endpoint["insufficient"] = [
                     name for name in PERCENTILES if endpoint[name] is None and endpoint["count"]
+                ]
+                endpoint["top_errors"] = [
+                    error.to_json()
+                    for error in _errors_over_trials(
+                        [_endpoint_of(t, system_name, phase_name, endpoint_name) for t in trials]
+                    )
                 ]
     per_trial = [t.metrics() for t in trials]
     paths = list(dict.fromkeys(path for metrics in per_trial for path in metrics))

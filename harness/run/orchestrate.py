@@ -34,7 +34,7 @@ from harness.providers import ProviderConfig, ProviderKind, check_provider
 from harness.providers.binaries import find_binaries
 from harness.providers.docker import container_limits, docker_client
 from harness.results.decision import Thresholds
-from harness.results.files import trial_dir, write_run_info, write_summary
+from harness.results.files import LOCUST_REPORT, trial_dir, write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
 from harness.run.provenance import git_sha, machine, versions
@@ -294,7 +294,12 @@ def _drive(
         f"with {plan.admins} admins, recovery {plan.phase_seconds['recovery']:.0f} s)"
     )
     args = locust_args(
-        url, directory / "locust", config.workers, config.expect_workers, config.master_bind
+        url,
+        directory / "locust",
+        config.workers,
+        config.expect_workers,
+        config.master_bind,
+        html=directory / LOCUST_REPORT,
     )
     if config.expect_workers:
         host, port = config.master_bind
@@ -345,13 +350,17 @@ def locust_args(
     workers: int = 0,
     expect_workers: int = 0,
     master_bind: tuple[str, int] = (LOOPBACK, DEFAULT_MASTER_PORT),
+    html: Path | None = None,
 ) -> list[str]:
-    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records.
+    """Headless Locust on the scenarios, Locust's CSV statistics kept beside the records
+    (and, with ``html``, Locust's own HTML report, which our report links).
 
     With ``expect_workers`` it is a master that waits for that many workers
     (``cqrs-bench worker``) on ``master_bind``, which is loopback unless told.
     """
     args = ["-f", str(LOCUSTFILE), "--headless", "--host", url, "--csv", str(csv_prefix)]
+    if html is not None:
+        args += ["--html", str(html)]
     args += ["--only-summary", "--loglevel", "WARNING"]
     if expect_workers > 0:
         bind_host, bind_port = master_bind

@@ -159,3 +159,6 @@ def test_a_request_longer_than_the_client_timeout_fails_as_a_timeout(
     # the whole request is bounded by the client timeout, not each socket operation
     assert timeouts["latency_us"].max() < 1_400_000
     assert timeouts["latency_us"].min() >= 950_000
+    # each keeps what the client said, for the report's most frequent errors
+    assert set(timeouts["error"]) == {"ClientTimeout: no answer within 1 s"}
+    assert (checkouts.loc[checkouts["ok"] == 1, "error"] == "").all()

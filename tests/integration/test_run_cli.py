@@ -163,4 +163,9 @@ def test_tiny_run_writes_the_run_directory_and_summary(session_home: Path, tmp_p
     for raw in ("resources.csv", "db_activity.csv", "locust_stats.csv", "plan.json"):
         assert (run_dir / "baseline" / raw).exists()
     assert (run_dir / "cqrs" / "projection.csv").exists()
+    # Locust's own HTML report beside each system's records, linked from ours
+    page = (run_dir / "report.html").read_text()
+    for system in ("baseline", "cqrs"):
+        assert "locust" in (run_dir / system / "locust.html").read_text().lower()
+        assert f'<a href="{system}/locust.html">{system}</a>' in page
     assert cluster_dirs(session_home) == []

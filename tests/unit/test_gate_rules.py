@@ -171,7 +171,8 @@ def test_lookup_resolves_paths_through_the_flattened_metrics() -> None:
         (
             "cqrs.storm.checkout.p99 < 250",
             "line 1: 'cqrs.storm.checkout.p99': unknown metric 'p99' (known: count, error_rate, "
-            "max_ms, ok, p50_ms, p95_ms, p99_ms, throughput_rps, errors.<kind>)",
+            "max_ms, ok, p50_ms, p90_ms, p95_ms, p99_9_ms, p99_ms, request_rps, "
+            "throughput_rps, errors.<kind>)",
         ),
         ("cqrs.storm.checkout.errors.oops < 1", "unknown metric 'errors.oops'"),
         ("cqrs.storm.cpu_pct.db.median < 1", "cpu_pct paths are cpu_pct.<component>.mean|max"),

@@ -42,3 +42,9 @@ def test_a_master_for_other_hosts_binds_loopback_unless_told() -> None:
     )
     assert _value(told, "--master-bind-host") == "10.0.0.5"
     assert _value(told, "--master-bind-port") == "6000"
+
+
+def test_locust_writes_its_own_html_report_where_asked() -> None:
+    args = locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"), html=Path("/tmp/x/l.html"))
+    assert _value(args, "--html") == "/tmp/x/l.html"
+    assert "--html" not in locust_args("http://127.0.0.1:8000", Path("/tmp/x/locust"))

@@ -161,7 +161,9 @@ def test_a_percentile_from_too_few_samples_is_null_and_flagged() -> None:
     assert stats.p50_ms == 100.0
     assert stats.p95_ms is None
     assert stats.p99_ms is None
-    assert stats.insufficient == ("p95_ms", "p99_ms")
+    assert stats.p90_ms == 180.0  # 199 samples are enough for a p90 (100)
+    assert stats.p99_9_ms is None
+    assert stats.insufficient == ("p95_ms", "p99_ms", "p99_9_ms")
     assert stats.to_json()["p99_ms"] is None
 
 
