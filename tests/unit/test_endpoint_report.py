@@ -67,7 +67,7 @@ def test_the_per_endpoint_table_holds_the_numbers_of_the_fixture_run() -> None:
 
 
 def test_failure_messages_are_recorded_grouped_and_ranked(tmp_path: Path) -> None:
-    recorder = Recorder(tmp_path)
+    recorder = Recorder.to_file(tmp_path)
     for message, times in (
         ("HTTP 503 unavailable", 3),
         ('ReadError: peer said "bye", then closed\nthe socket', 2),
