@@ -88,9 +88,7 @@ def test_a_target_url_with_a_password_is_warned_about(bench_home: Path, tmp_path
     assert typed.returncode == 2
     assert "--target has a password on the command line" in typed.stderr
     path = secret_file(tmp_path, "target", "http://bench:hunter2@127.0.0.1:9")
-    from_file = cli_in_process(
-        bench_home, "run", "--target", f"theirs=@{path}", "--systems", "x"
-    )
+    from_file = cli_in_process(bench_home, "run", "--target", f"theirs=@{path}", "--systems", "x")
     assert from_file.returncode == 2
     assert WARNING not in from_file.stderr
 
@@ -119,9 +117,7 @@ def test_an_empty_file_is_refused(bench_home: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["verify", "rebuild", "pg", "up", "run"])
-def test_the_help_says_where_else_a_password_can_come_from(
-    bench_home: Path, command: str
-) -> None:
+def test_the_help_says_where_else_a_password_can_come_from(bench_home: Path, command: str) -> None:
     result = cli_in_process(bench_home, command, "--help")
     text = " ".join(result.stdout.replace("│", " ").split())
     assert "@PATH is read from that file" in text
