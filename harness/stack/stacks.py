@@ -43,8 +43,10 @@ from harness.seed.datasets import Dataset, DatasetKind, load_into
 from harness.seed.spec import DatasetSpec
 from harness.stack.placement import SHARED, SPLIT, CpuLayout, plan_layout
 from harness.stack.services import PythonService
+from harness.stack.supervisor import SupervisorRecord
 
 STATE_FILE = "stack.json"
+PROJECTOR_RECORD = "projector.supervisor.json"  # the projector's supervisor: pid, restarts
 
 
 class SystemKind(StrEnum):
@@ -398,8 +400,9 @@ class Stack(Managed):
             cpus=self.layout.of("app"),
         )
 
-    def projector_service(self, *args: str) -> PythonService:
-        """A projector process for this stack (tests start extra ones, or naive ones)."""
+    def projector_service(self, *args: str, supervised: bool = False) -> PythonService:
+        """A projector process for this stack (tests start extra ones, or naive ones);
+        ``supervised``: restarted with back-off whenever it dies (the stack's own)."""
         assert self.directory is not None
         return PythonService(
             name="projector",
@@ -409,10 +412,11 @@ class Stack(Managed):
             args=args,
             detached=self.detached,
             cpus=self.layout.of("projector"),
+            supervisor_record=self.directory / PROJECTOR_RECORD if supervised else None,
         )
 
     def _projector_service(self) -> PythonService:
-        return self.projector_service(*self.config.projector_args)
+        return self.projector_service(*self.config.projector_args, supervised=True)
 
     def _load_if_empty(self, cluster: Cluster) -> None:
         assert self.dataset is not None
@@ -515,6 +519,10 @@ def stack_health(state: StackState) -> dict[str, Any]:
     for name, container_id in state.containers.items():
         alive[name] = running.get(container_id, False)
     health = {**state.public(), "alive": alive, "healthy": bool(alive) and all(alive.values())}
+    record = SupervisorRecord.read(state.directory / PROJECTOR_RECORD)
+    if record is not None:
+        # the projector's supervisor restarts it when it dies; how often it had to
+        health["projector"] = record.to_json()
     projection = _projection(health.get("url"))
     if projection is not None:
         # a projector that applies nothing says why; an open write transaction is named

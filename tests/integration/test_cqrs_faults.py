@@ -208,7 +208,7 @@ def test_projector_killed_twenty_times_applies_everything_exactly_once(session_h
         with CheckoutStream(stack.url) as stream:
             while kills < 20:
                 time.sleep(rng.uniform(0.3, 1.2))  # kill at a random moment of the stream
-                pid = projector.pid
+                pid = projector.worker_pid  # the stack's own: the supervised process
                 assert pid is not None
                 os.kill(pid, signal.SIGKILL)
                 kills += 1
@@ -408,3 +408,44 @@ def test_projection_lag_runs_from_the_write_commit_not_the_order_time(session_ho
             )
         missing = projection_outcome(write, read, seeded)
         assert (missing.placed, missing.projected, len(missing.unprojected)) == (2, 1, 1)
+
+
+def stack_status(home: Path, stack: Stack) -> dict[str, Any]:
+    report = run_cli(home, "status", "--json", check=True).json()
+    stacks = report["stacks"]
+    assert isinstance(stacks, list)
+    mine = [s for s in stacks if s["stack_dir"] == str(stack.directory)]
+    assert len(mine) == 1, stacks
+    return dict(mine[0])
+
+
+@pytest.mark.slow
+def test_projector_killed_by_sigkill_is_restarted_and_status_counts_it(
+    session_home: Path,
+) -> None:
+    with cqrs_stack(session_home) as stack:
+        projector = stack.services["projector"]
+        first = projector.worker_pid
+        assert first is not None
+        assert stack_status(session_home, stack)["projector"]["restarts"] == 0
+        os.kill(first, signal.SIGKILL)
+        wait_until(
+            lambda: projector.worker_pid not in (None, first),
+            timeout=20,
+            what="the supervisor to start the projector again",
+        )
+        status = stack_status(session_home, stack)
+        assert status["projector"]["restarts"] == 1
+        assert status["projector"]["last_exit"] == -signal.SIGKILL
+        assert status["healthy"], status["alive"]
+        human = run_cli(session_home, "status", check=True)
+        assert "restarts=1" in human.stderr
+        # projection goes on with the new process
+        seeded = last_order_id(dsns(stack)[0])
+        with CheckoutStream(stack.url) as stream:
+            wait_until(lambda: stream.statuses.count(200) >= 20, timeout=60, what="20 checkouts")
+        caught_up(stack)
+        outcome = projection_outcome(*dsns(stack), seeded)
+        assert outcome.placed >= 20
+        assert outcome.unprojected == []
+        assert verify(*dsns(stack))["difference_count"] == 0
