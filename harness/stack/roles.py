@@ -75,7 +75,8 @@ def grant(admin: Endpoint, role: Role, grants: Iterable[Grant]) -> None:
     """Grant ``role`` exactly these privileges in ``admin``'s database."""
     name = sql.Identifier(role.name)
     with psycopg.connect(admin.dsn) as conn:
-        # no CREATE anywhere: PUBLIC's default CREATE on the public schema (before 15)
+        # no CREATE anywhere: PUBLIC's CREATE on the public schema, default before 15
+        # (only the harness's own servers get roles, so this changes nobody else's)
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for one in grants:
             schema = sql.Identifier(one.schema)

@@ -38,6 +38,7 @@ from harness.providers import (
 from harness.providers.base import CacheServer, Cluster, Endpoint
 from harness.providers.cache import make_cache_server
 from harness.providers.docker import DockerCluster, containers_running, remove_containers
+from harness.providers.external import ExternalCluster, claim_schema
 from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
 from harness.seed.command import prepare_dataset
 from harness.seed.datasets import Dataset, DatasetKind, load_into
@@ -381,12 +382,7 @@ class Stack(Managed):
             return
         cluster, schema = read_models
         assert schema is not None
-        with psycopg.connect(self.clusters[cluster].endpoint.dsn, autocommit=True) as conn:
-            conn.execute(
-                psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                    psycopg.sql.Identifier(schema)
-                )
-            )
+        claim_schema(self.clusters[cluster].endpoint.dsn, schema)  # ours, or refused
 
     def service_dsn(self, service: str, setting: str) -> str:
         """The DSN ``service`` ("app", "projector") gets for a setting: as its own role."""
@@ -403,10 +399,13 @@ class Stack(Managed):
         """
         topology = self.config.topology
         seeded = self.clusters[topology.seeded].endpoint
+        if any(isinstance(c, ExternalCluster) for c in self.clusters.values()):
+            return  # the user's server: its roles are the user's; the apps connect as given
         if not can_create_roles(seeded):
-            return  # the user's own database and user: the apps connect as given
+            return
         wanted: dict[str, dict[str, list[Grant]]] = {}
-        for setting, (cluster, schema) in topology.dsns.items():
+        for setting, (cluster, own_schema) in topology.dsns.items():
+            schema = own_schema or self.clusters[cluster].endpoint.schema
             access = READ_ONLY if setting == READ_DSN_ENV else READ_WRITE
             wanted.setdefault("app", {}).setdefault(cluster, []).append(
                 Grant(schema or "public", access)
