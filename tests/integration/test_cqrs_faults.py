@@ -492,6 +492,8 @@ def test_write_database_killed_during_a_checkout_stream_loses_no_acknowledged_or
                 "SELECT count(*) FROM orders WHERE id = ANY(%s)", (acknowledged,)
             ).fetchone()
         assert row == (len(acknowledged),), "an acknowledged order was lost"
+        answered = [t for t, _, _ in stream.outcomes]
+        longest_wait = max(b - a for a, b in zip(answered, answered[1:], strict=False))
         catch_up_started = time.monotonic()
         caught_up(stack, timeout=60)
         catch_up_s = time.monotonic() - catch_up_started
@@ -502,7 +504,9 @@ def test_write_database_killed_during_a_checkout_stream_loses_no_acknowledged_or
                 f"\n[write DB kill -9] outage {back_at - killed_at:.2f} s (kill to accepting"
                 f" again); {len(failed)} failed checkouts of {len(stream.outcomes)}"
                 f" ({', '.join(sorted({str(s) for _, s in failed})) or 'none'}), all while it"
-                f" was down; app placing orders again {recovered_at - back_at:.2f} s after the"
+                f" was down; longest wait between two answers {longest_wait:.2f} s (requests"
+                f" held by the pool until the database was back); app placing orders again"
+                f" {recovered_at - back_at:.2f} s after the"
                 f" database was back; {len(acknowledged)} acknowledged orders, 0 lost;"
                 f" projector caught up {catch_up_s:.2f} s later; verify: 0 differences"
             )
