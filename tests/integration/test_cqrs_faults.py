@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -493,7 +494,7 @@ def test_write_database_killed_during_a_checkout_stream_loses_no_acknowledged_or
             ).fetchone()
         assert row == (len(acknowledged),), "an acknowledged order was lost"
         answered = [t for t, _, _ in stream.outcomes]
-        longest_wait = max(b - a for a, b in zip(answered, answered[1:], strict=False))
+        longest_wait = max(b - a for a, b in itertools.pairwise(answered))
         catch_up_started = time.monotonic()
         caught_up(stack, timeout=60)
         catch_up_s = time.monotonic() - catch_up_started
