@@ -19,7 +19,9 @@ Errors are told apart by what they hit. A data error (SQLSTATE classes 22 and
 ``dead_letters``. An error that would hit every event (a missing table, a
 revoked grant: classes 42 and the like) stops applying: nothing is
 dead-lettered, the outbox is kept, the reason is written to the checkpoint
-(``stalled_reason``) and the projector retries with back-off. When a database
+(``stalled_reason``) and the projector retries with back-off; so does any
+other exception met outside one event (a bug), and the stack runs the process
+under a supervisor that restarts it should it die anyway. When a database
 is down the projector retries; checkout never waits for it. Its connections
 carry TCP keepalives and timeouts (a half-open socket cannot hold the leader
 lock forever) and run in UTC.
@@ -187,6 +189,12 @@ class Projector:
                 retry = min(retry * 2, self.config.retry_max_s)
             except psycopg.Error as exc:  # unavailable, or a session ended by a timeout
                 log.warning("database error (%s); reconnecting in %.1f s", _first_line(exc), retry)
+                self._close()
+                self.stop.wait(retry)
+                retry = min(retry * 2, self.config.retry_max_s)
+            except Exception as exc:  # a bug nothing above classified: say so, never die of it
+                log.exception("unexpected error; starting over in %.1f s", retry)
+                self._record_stall(f"unexpected {type(exc).__name__}: {_first_line(exc)}")
                 self._close()
                 self.stop.wait(retry)
                 retry = min(retry * 2, self.config.retry_max_s)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import psycopg
 import typer
+from psycopg.conninfo import conninfo_to_dict
 
 from harness import __version__
 from harness.core.console import emit_json, human
@@ -70,6 +73,78 @@ def _global(
         human.print(f"[dim]{line}")
 
 
+# DSNs and URLs carry passwords: the command line shows them to every user (ps), so
+# each can come from the environment or from a file instead.
+DSNS_ENV = "CQRS_BENCH_DSN"  # --dsn: NAME=DSN entries separated by spaces
+WRITE_DSN_ENV = "CQRS_BENCH_WRITE_DSN"
+READ_DSN_ENV = "CQRS_BENCH_READ_DSN"
+TARGETS_ENV = "CQRS_BENCH_TARGET"  # --target: NAME=URL entries separated by spaces
+FROM_FILE_OR_ENV_HELP = (
+    "A value (or the part after NAME=) written @PATH is read from that file; the option "
+    "also comes from its environment variable. A password typed on the command line is "
+    "visible to every user in ps: keep it in the file or the variable."
+)
+
+
+def read_secret(text: str, option: str) -> str:
+    """``text`` itself, or, written ``@PATH``, the first line of that file."""
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:]).expanduser()
+    try:
+        lines = path.read_text().strip().splitlines()
+    except OSError as exc:
+        raise BadInput(f"{option}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{option}: {path} is not text") from None
+    if not lines or not lines[0].strip():
+        raise BadInput(f"{option}: {path} is empty")
+    return lines[0].strip()
+
+
+def _has_password(value: str) -> bool:
+    try:
+        if not value.startswith(("postgres://", "postgresql://")) and "://" in value:
+            return bool(urlsplit(value).password)  # a target URL
+        return bool(conninfo_to_dict(value).get("password"))
+    except (ValueError, psycopg.Error):
+        return False
+
+
+# The options whose values are NAME=VALUE; in the others the whole value is the secret.
+_NAMED = {"--dsn": DSNS_ENV, "--target": TARGETS_ENV}
+_PLAIN = {"--write-dsn": WRITE_DSN_ENV, "--read-dsn": READ_DSN_ENV}
+
+
+def secret_option(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | list[str] | None
+) -> str | list[str] | None:
+    """Read ``@PATH`` values; warn about a password given on the command line itself."""
+    if value is None:
+        return None
+    option = (param.opts or [str(param.name)])[0]
+    source = ctx.get_parameter_source(str(param.name))
+    typed = source is not None and source.name == "COMMANDLINE"  # not the env var
+    env = {**_NAMED, **_PLAIN}.get(option, "")
+
+    def one(text: str) -> str:
+        name, sep, raw = text.partition("=") if option in _NAMED else ("", "", text)
+        if option in _NAMED and not sep:
+            return text  # malformed: the option's own parser says so
+        resolved = read_secret(raw, option)
+        if typed and raw == resolved and _has_password(resolved):
+            human.print(
+                f"[yellow]warning:[/] {option} has a password on the command line, where "
+                f"every user sees it (ps); give it as @FILE or in ${env} instead",
+                soft_wrap=True,
+            )
+        return f"{name}={resolved}" if sep else resolved
+
+    if isinstance(value, list):
+        return [one(text) for text in value]
+    return one(value)
+
+
 # Provider options, shared by every command that needs databases.
 ProviderOpt = Annotated[
     ProviderKind,
@@ -101,8 +176,10 @@ DsnOpt = Annotated[
     typer.Option(
         "--dsn",
         metavar="NAME=DSN",
+        envvar=DSNS_ENV,
+        callback=secret_option,
         help="An existing database for the external provider, repeatable "
-        "(e.g. --dsn db=postgresql://user:pass@host/shop).",
+        "(e.g. --dsn db=@/run/secrets/shop-dsn). " + FROM_FILE_OR_ENV_HELP,
     ),
 ]
 DockerCpusOpt = Annotated[
@@ -246,11 +323,21 @@ SystemOpt = Annotated[
 
 WriteDsnOpt = Annotated[
     str | None,
-    typer.Option("--write-dsn", help="The CQRS write database [default: the stack that is up]."),
+    typer.Option(
+        "--write-dsn",
+        envvar=WRITE_DSN_ENV,
+        callback=secret_option,
+        help="The CQRS write database (default: the stack that is up). " + FROM_FILE_OR_ENV_HELP,
+    ),
 ]
 ReadDsnOpt = Annotated[
     str | None,
-    typer.Option("--read-dsn", help="The CQRS read database [default: the stack that is up]."),
+    typer.Option(
+        "--read-dsn",
+        envvar=READ_DSN_ENV,
+        callback=secret_option,
+        help="The CQRS read database (default: the stack that is up). " + FROM_FILE_OR_ENV_HELP,
+    ),
 ]
 
 

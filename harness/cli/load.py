@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import (
+    FROM_FILE_OR_ENV_HELP,
+    TARGETS_ENV,
     CacheRefreshOpt,
     CacheTtlOpt,
     CpuLayoutOpt,
@@ -33,6 +35,7 @@ from harness.cli.app import (
     app,
     cache_settings,
     provider_config,
+    secret_option,
 )
 from harness.core.console import emit_json
 from harness.core.errors import BadInput
@@ -99,7 +102,13 @@ def run_command(
     ] = "127.0.0.1:5557",
     target: Annotated[
         list[str] | None,
-        typer.Option("--target", metavar="NAME=URL", help="Also drive an already-running system."),
+        typer.Option(
+            "--target",
+            metavar="NAME=URL",
+            envvar=TARGETS_ENV,
+            callback=secret_option,
+            help="Also drive an already-running system. " + FROM_FILE_OR_ENV_HELP,
+        ),
     ] = None,
     repeat: Annotated[
         int,

@@ -126,6 +126,15 @@ def status_command(json_output: JsonOpt = False) -> None:
         health = "healthy" if stack["healthy"] else f"unhealthy {stack['alive']}"
         owner = "up" if stack["detached"] else "owned by a running command"
         human.print(f"{stack['system']}  {stack['url']}  {health}  ({owner})", markup=False)
+        supervised = stack.get("projector")
+        if supervised is not None:
+            last = ""
+            if supervised["restarts"]:
+                last = f" (last exit {supervised['last_exit']}, {supervised['last_restart_at']})"
+            human.print(
+                f"  projector pid {supervised['pid']}, restarts={supervised['restarts']}{last}",
+                markup=False,
+            )
         projection = stack.get("projection") or {}
         if projection.get("stalled_reason"):
             human.print(f"  projector stopped: {projection['stalled_reason']}", markup=False)

@@ -21,21 +21,27 @@ class Endpoint:
     user: str
     password: str = field(repr=False)
     dbname: str = "postgres"
+    # the harness's own schema in a database it shares (external provider): every
+    # session sees only it, so nothing outside it is read, written or truncated
+    schema: str | None = None
 
     @property
     def dsn(self) -> str:
         """libpq URL, password included (callers need it to connect)."""
-        return (
+        url = (
             f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
             f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
         )
+        if self.schema is not None:
+            url += f"?options={quote(f'-c search_path={self.schema}', safe='')}"
+        return url
 
     @property
     def sqlalchemy_url(self) -> str:
         return "postgresql+psycopg" + self.dsn.removeprefix("postgresql")
 
     def with_dbname(self, dbname: str) -> Endpoint:
-        return Endpoint(self.host, self.port, self.user, self.password, dbname)
+        return Endpoint(self.host, self.port, self.user, self.password, dbname, self.schema)
 
 
 class Cluster(Protocol):

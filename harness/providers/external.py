@@ -7,11 +7,12 @@ did not create, and ``stop`` leaves the server alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Self
 
 import psycopg
+import psycopg.sql
 from psycopg.conninfo import conninfo_to_dict
 
 from harness.core.errors import BadInput, EnvironmentProblem
@@ -25,6 +26,39 @@ def parse_dsn_option(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or not dsn.strip():
         raise BadInput(f"malformed --dsn {text!r}: expected NAME=postgresql://user:pass@host/db")
     return name.strip(), dsn.strip()
+
+
+# Where the harness keeps its tables in a database it shares with the user.
+HARNESS_SCHEMA = "cqrs_bench"
+SCHEMA_MARKER = "created by cqrs-bench: its tables, its to truncate and drop"
+
+
+def claim_schema(dsn: str, schema: str) -> None:
+    """Create ``schema`` with the harness's marker, or check that an existing one has it.
+
+    A schema of that name that the harness did not create is refused: rebuild
+    truncates every read-model table in it.
+    """
+    name = psycopg.sql.Identifier(schema)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+            (schema,),
+        ).fetchone()
+        if row is None:
+            with conn.transaction():
+                conn.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(name))
+                conn.execute(
+                    psycopg.sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                        name, psycopg.sql.Literal(SCHEMA_MARKER)
+                    )
+                )
+        elif row[0] != SCHEMA_MARKER:
+            raise EnvironmentProblem(
+                f"schema {schema!r} already exists in {conn.info.dbname!r} and was not created "
+                "by cqrs-bench; it is left alone",
+                hint="give a database where the harness may create its own schema",
+            )
 
 
 def endpoint_from_dsn(dsn: str) -> Endpoint:
@@ -48,7 +82,8 @@ class ExternalCluster(Managed):
 
     @property
     def endpoint(self) -> Endpoint:
-        return endpoint_from_dsn(self.dsn)
+        """The user's database, seen through the harness's own schema only."""
+        return replace(endpoint_from_dsn(self.dsn), schema=HARNESS_SCHEMA)
 
     @property
     def pid(self) -> int | None:
@@ -70,6 +105,7 @@ class ExternalCluster(Managed):
             raise EnvironmentProblem(
                 f"external database {self.name!r} does not answer: {first}"
             ) from None
+        claim_schema(self.dsn, HARNESS_SCHEMA)
         return self
 
     def stop(self) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+import psutil
 import psycopg
 
 from harness.core.accounts import check_reachable, unprivileged_user
@@ -190,6 +191,26 @@ class LocalCluster(Managed):
             return
         self.port = self._bound_port
         self._launch(unprivileged_user() if os.geteuid() == 0 else None)
+
+    def crash(self) -> None:
+        """Kill the server outright (SIGKILL to the postmaster), as a crash would.
+
+        Its backends end once they see the postmaster gone; :meth:`resume`
+        starts it again on the same data and port (crash recovery).
+        """
+        proc = None if self._server is None else self._server.process()
+        if proc is None:
+            return
+        try:
+            backends = proc.children(recursive=True)
+        except psutil.NoSuchProcess:
+            backends = []
+        proc.kill()
+        if self._process is not None:
+            self._process.wait(timeout=30)
+            self._process = None
+        psutil.wait_procs(backends, timeout=30)
+        self._server = None
 
     @property
     def local_directory(self) -> Path | None:

@@ -21,6 +21,7 @@ from harness.core.lifecycle import Managed
 from harness.core.polling import wait_until
 from harness.core.ports import free_port, port_is_free
 from harness.core.processes import ProcessIdentity, child_setup, stop_tree
+from harness.stack.supervisor import SupervisorRecord
 
 APP_START_TIMEOUT_S = 60.0
 
@@ -39,6 +40,9 @@ class PythonService(Managed):
     detached: bool = False
     niceness: int = 0  # below 0: scheduled ahead of other processes, where permitted (root)
     cpus: frozenset[int] | None = None  # the cores it may run on (None: any)
+    # run under harness.stack.supervisor, restarted with back-off when it dies; the
+    # supervisor keeps this record of the current process and the restarts
+    supervisor_record: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
     identity: ProcessIdentity | None = None
 
@@ -54,6 +58,16 @@ class PythonService(Managed):
 
     def start(self) -> Self:
         args = [sys.executable, "-m", self.module, *self.args]
+        if self.supervisor_record is not None:
+            args = [
+                sys.executable,
+                "-m",
+                "harness.stack.supervisor",
+                "--record",
+                str(self.supervisor_record),
+                "--",
+                *args,
+            ]
         if self.health_path is not None:
             if self.port is None:
                 self.port = free_port()
@@ -104,6 +118,14 @@ class PythonService(Managed):
             return self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process doing the work: the supervised one, when there is a supervisor."""
+        if self.supervisor_record is None:
+            return self.pid
+        record = SupervisorRecord.read(self.supervisor_record)
+        return None if record is None else record.pid
 
     def alive(self) -> bool:
         return self.identity is not None and self.identity.alive()

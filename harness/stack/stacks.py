@@ -27,6 +27,7 @@ from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import stacks_dir
+from harness.core.polling import wait_until
 from harness.core.processes import ProcessIdentity, stop_tree
 from harness.providers import (
     ProviderConfig,
@@ -34,17 +35,29 @@ from harness.providers import (
     make_provider,
     resolve_kind,
 )
-from harness.providers.base import CacheServer, Cluster
+from harness.providers.base import CacheServer, Cluster, Endpoint
 from harness.providers.cache import make_cache_server
 from harness.providers.docker import DockerCluster, containers_running, remove_containers
+from harness.providers.external import ExternalCluster, claim_schema
 from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
 from harness.seed.command import prepare_dataset
 from harness.seed.datasets import Dataset, DatasetKind, load_into
 from harness.seed.spec import DatasetSpec
 from harness.stack.placement import SHARED, SPLIT, CpuLayout, plan_layout
+from harness.stack.roles import (
+    READ_ONLY,
+    READ_WRITE,
+    Grant,
+    Role,
+    can_create_roles,
+    create_role,
+    grant,
+)
 from harness.stack.services import PythonService
+from harness.stack.supervisor import SupervisorRecord
 
 STATE_FILE = "stack.json"
+PROJECTOR_RECORD = "projector.supervisor.json"  # the projector's supervisor: pid, restarts
 
 
 class SystemKind(StrEnum):
@@ -256,6 +269,7 @@ class Stack(Managed):
         self.dataset: Dataset | None = None
         self.layout = CpuLayout(SHARED, {})
         self.state: StackState | None = None
+        self.roles: dict[str, Role] = {}  # service ("app", "projector") -> its own role
         self._started = False
 
     @property
@@ -317,6 +331,8 @@ class Stack(Managed):
             write, read = self.dsn(WRITE_DSN_ENV), self.dsn(READ_DSN_ENV)
             self._create_read_schema()
             rebuild(write, read)
+        self._create_roles()
+        if topology.projector:
             services["projector"] = self._exit.enter_context(self._projector_service())
         self.app = self._exit.enter_context(self._app_service())
         services["app"] = self.app
@@ -366,14 +382,56 @@ class Stack(Managed):
             return
         cluster, schema = read_models
         assert schema is not None
-        with psycopg.connect(self.clusters[cluster].endpoint.dsn, autocommit=True) as conn:
-            conn.execute(
-                psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                    psycopg.sql.Identifier(schema)
-                )
-            )
+        claim_schema(self.clusters[cluster].endpoint.dsn, schema)  # ours, or refused
 
-    def _service_env(self) -> dict[str, str]:
+    def service_dsn(self, service: str, setting: str) -> str:
+        """The DSN ``service`` ("app", "projector") gets for a setting: as its own role."""
+        role = self.roles.get(service)
+        if role is None:  # an external database whose user may not create roles
+            return self.dsn(setting)
+        cluster, schema = self.config.topology.dsns[setting]
+        return with_schema(role.endpoint(self.clusters[cluster].endpoint).dsn, schema)
+
+    def _create_roles(self) -> None:
+        """A role for the app and one for the projector, each with only what it needs.
+
+        Grants are made on primaries only: a standby gets the roles by replication.
+        """
+        topology = self.config.topology
+        seeded = self.clusters[topology.seeded].endpoint
+        if any(isinstance(c, ExternalCluster) for c in self.clusters.values()):
+            return  # the user's server: its roles are the user's; the apps connect as given
+        if not can_create_roles(seeded):
+            return
+        wanted: dict[str, dict[str, list[Grant]]] = {}
+        for setting, (cluster, own_schema) in topology.dsns.items():
+            schema = own_schema or self.clusters[cluster].endpoint.schema
+            access = READ_ONLY if setting == READ_DSN_ENV else READ_WRITE
+            wanted.setdefault("app", {}).setdefault(cluster, []).append(
+                Grant(schema or "public", access)
+            )
+            if topology.projector:
+                projector = (
+                    Grant(schema or "public", ("SELECT", "DELETE"), ("outbox",))
+                    if setting == WRITE_DSN_ENV
+                    else Grant(schema or "public", READ_WRITE)
+                )
+                wanted.setdefault("projector", {}).setdefault(cluster, []).append(projector)
+        for service, by_cluster in wanted.items():
+            role = Role.new(f"cqrs_bench_{topology.app if service == 'app' else service}")
+            for cluster, grants in by_cluster.items():
+                primary = topology.standbys.get(cluster)
+                if primary is not None:
+                    grants = [] if primary in by_cluster else grants
+                    cluster = primary
+                admin = self.clusters[cluster].endpoint
+                create_role(admin, role)
+                grant(admin, role, grants)
+            self.roles[service] = role
+        for standby, primary in topology.standbys.items():
+            _wait_replayed(self.clusters[primary].endpoint, self.clusters[standby].endpoint)
+
+    def _service_env(self, service: str) -> dict[str, str]:
         topology = self.config.topology
         cache: dict[str, str] = {}
         if topology.cache is not None and self.redis is not None:
@@ -381,7 +439,7 @@ class Stack(Managed):
         return {
             "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
             "CQRS_BENCH_SYSTEM": self.config.system.value,
-            **{setting: self.dsn(setting) for setting in topology.dsns},
+            **{setting: self.service_dsn(service, setting) for setting in topology.dsns},
             **cache,
         }
 
@@ -391,28 +449,30 @@ class Stack(Managed):
             name=f"{self.config.system.value}_app",
             module=self.config.topology.app,
             log_file=self.directory / "logs" / "app.log",
-            env=self._service_env(),
+            env=self._service_env("app"),
             port=self.config.app_port,
             health_path="/health",
             detached=self.detached,
             cpus=self.layout.of("app"),
         )
 
-    def projector_service(self, *args: str) -> PythonService:
-        """A projector process for this stack (tests start extra ones, or naive ones)."""
+    def projector_service(self, *args: str, supervised: bool = False) -> PythonService:
+        """A projector process for this stack (tests start extra ones, or naive ones);
+        ``supervised``: restarted with back-off whenever it dies (the stack's own)."""
         assert self.directory is not None
         return PythonService(
             name="projector",
             module="cqrs_app.projector",
             log_file=self.directory / "logs" / "projector.log",
-            env=self._service_env(),
+            env=self._service_env("projector"),
             args=args,
             detached=self.detached,
             cpus=self.layout.of("projector"),
+            supervisor_record=self.directory / PROJECTOR_RECORD if supervised else None,
         )
 
     def _projector_service(self) -> PythonService:
-        return self.projector_service(*self.config.projector_args)
+        return self.projector_service(*self.config.projector_args, supervised=True)
 
     def _load_if_empty(self, cluster: Cluster) -> None:
         assert self.dataset is not None
@@ -457,6 +517,23 @@ class Stack(Managed):
             containers=containers,
         )
         self.state.write()
+
+
+def _wait_replayed(primary: Endpoint, standby: Endpoint) -> None:
+    """Wait until the standby has replayed what the primary has written so far."""
+    with psycopg.connect(primary.dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    with psycopg.connect(standby.dsn, autocommit=True) as conn:
+        wait_until(
+            lambda: (
+                conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (row[0],)).fetchone()
+                == (True,)
+            ),
+            timeout=60,
+            what="the standby to replay the roles",
+            interval=0.05,
+        )
 
 
 def running_stacks(home: Path) -> list[StackState]:
@@ -515,6 +592,10 @@ def stack_health(state: StackState) -> dict[str, Any]:
     for name, container_id in state.containers.items():
         alive[name] = running.get(container_id, False)
     health = {**state.public(), "alive": alive, "healthy": bool(alive) and all(alive.values())}
+    record = SupervisorRecord.read(state.directory / PROJECTOR_RECORD)
+    if record is not None:
+        # the projector's supervisor restarts it when it dies; how often it had to
+        health["projector"] = record.to_json()
     projection = _projection(health.get("url"))
     if projection is not None:
         # a projector that applies nothing says why; an open write transaction is named

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -64,6 +65,8 @@ class CheckoutStream:
         self.url = url
         self.statuses: list[int] = []
         self.errors: list[str] = []
+        # every outcome, in order: (monotonic s at the answer, status or error, order id of a 2xx)
+        self.outcomes: list[tuple[float, int | str, int | None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -88,8 +91,11 @@ class CheckoutStream:
                         "/checkout", json={"user_id": rng.randint(1, TINY.users), "items": items}
                     )
                     self.statuses.append(response.status_code)
+                    order_id = response.json().get("order_id") if response.is_success else None
+                    self.outcomes.append((time.monotonic(), response.status_code, order_id))
                 except httpx.HTTPError as exc:
                     self.errors.append(repr(exc))
+                    self.outcomes.append((time.monotonic(), type(exc).__name__, None))
 
 
 def event(order_id: int) -> dict[str, Any]:
@@ -208,7 +214,7 @@ def test_projector_killed_twenty_times_applies_everything_exactly_once(session_h
         with CheckoutStream(stack.url) as stream:
             while kills < 20:
                 time.sleep(rng.uniform(0.3, 1.2))  # kill at a random moment of the stream
-                pid = projector.pid
+                pid = projector.worker_pid  # the stack's own: the supervised process
                 assert pid is not None
                 os.kill(pid, signal.SIGKILL)
                 kills += 1
@@ -408,3 +414,100 @@ def test_projection_lag_runs_from_the_write_commit_not_the_order_time(session_ho
             )
         missing = projection_outcome(write, read, seeded)
         assert (missing.placed, missing.projected, len(missing.unprojected)) == (2, 1, 1)
+
+
+def stack_status(home: Path, stack: Stack) -> dict[str, Any]:
+    report = run_cli(home, "status", "--json", check=True).json()
+    stacks = report["stacks"]
+    assert isinstance(stacks, list)
+    mine = [s for s in stacks if s["stack_dir"] == str(stack.directory)]
+    assert len(mine) == 1, stacks
+    return dict(mine[0])
+
+
+@pytest.mark.slow
+def test_projector_killed_by_sigkill_is_restarted_and_status_counts_it(
+    session_home: Path,
+) -> None:
+    with cqrs_stack(session_home) as stack:
+        projector = stack.services["projector"]
+        first = projector.worker_pid
+        assert first is not None
+        assert stack_status(session_home, stack)["projector"]["restarts"] == 0
+        os.kill(first, signal.SIGKILL)
+        wait_until(
+            lambda: projector.worker_pid not in (None, first),
+            timeout=20,
+            what="the supervisor to start the projector again",
+        )
+        status = stack_status(session_home, stack)
+        assert status["projector"]["restarts"] == 1
+        assert status["projector"]["last_exit"] == -signal.SIGKILL
+        assert status["healthy"], status["alive"]
+        human = run_cli(session_home, "status", check=True)
+        assert "restarts=1" in human.stderr
+        # projection goes on with the new process
+        seeded = last_order_id(dsns(stack)[0])
+        with CheckoutStream(stack.url) as stream:
+            wait_until(lambda: stream.statuses.count(200) >= 20, timeout=60, what="20 checkouts")
+        caught_up(stack)
+        outcome = projection_outcome(*dsns(stack), seeded)
+        assert outcome.placed >= 20
+        assert outcome.unprojected == []
+        assert verify(*dsns(stack))["difference_count"] == 0
+
+
+OUTAGE_S = 3.0  # how long the write database stays down after its kill -9
+
+
+@pytest.mark.slow
+def test_write_database_killed_during_a_checkout_stream_loses_no_acknowledged_order(
+    session_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with cqrs_stack(session_home) as stack:
+        write_cluster = stack.clusters["write"]
+        assert isinstance(write_cluster, LocalCluster)
+        with CheckoutStream(stack.url) as stream:
+            wait_until(lambda: stream.statuses.count(200) >= 20, timeout=30, what="checkouts")
+            killed_at = time.monotonic()
+            write_cluster.crash()  # kill -9 of the postmaster
+            time.sleep(OUTAGE_S)  # the outage itself
+            write_cluster.resume()  # crash recovery, same data and port
+            back_at = time.monotonic()
+            wait_until(
+                lambda: any(t > back_at and s == 200 for t, s, _ in stream.outcomes),
+                timeout=30,
+                what="the app to place an order again by itself",
+            )
+            recovered_at = next(t for t, s, _ in stream.outcomes if t > back_at and s == 200)
+            ok_after = stream.statuses.count(200) + 20
+            wait_until(lambda: stream.statuses.count(200) >= ok_after, timeout=30, what="20 more")
+        acknowledged = [oid for _, s, oid in stream.outcomes if s == 200]
+        assert all(isinstance(oid, int) for oid in acknowledged)
+        failed = [(t, s) for t, s, _ in stream.outcomes if s not in (200, 409)]
+        # errors only while the database was down (and the first answer after it)
+        assert all(killed_at <= t <= recovered_at for t, _ in failed), failed
+        write, read = dsns(stack)
+        with psycopg.connect(write) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM orders WHERE id = ANY(%s)", (acknowledged,)
+            ).fetchone()
+        assert row == (len(acknowledged),), "an acknowledged order was lost"
+        answered = [t for t, _, _ in stream.outcomes]
+        longest_wait = max(b - a for a, b in itertools.pairwise(answered))
+        catch_up_started = time.monotonic()
+        caught_up(stack, timeout=60)
+        catch_up_s = time.monotonic() - catch_up_started
+        report = verify(write, read)
+        assert report["difference_count"] == 0, report["differences"][:5]
+        with capsys.disabled():
+            print(
+                f"\n[write DB kill -9] outage {back_at - killed_at:.2f} s (kill to accepting"
+                f" again); {len(failed)} failed checkouts of {len(stream.outcomes)}"
+                f" ({', '.join(sorted({str(s) for _, s in failed})) or 'none'}), all while it"
+                f" was down; longest wait between two answers {longest_wait:.2f} s (requests"
+                f" held by the pool until the database was back); app placing orders again"
+                f" {recovered_at - back_at:.2f} s after the"
+                f" database was back; {len(acknowledged)} acknowledged orders, 0 lost;"
+                f" projector caught up {catch_up_s:.2f} s later; verify: 0 differences"
+            )

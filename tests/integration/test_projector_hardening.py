@@ -66,6 +66,8 @@ def test_one_bad_event_is_dead_lettered_alone_and_the_process_lives(session_home
     with cqrs_stack(session_home) as stack:
         write, read = dsns(stack)
         projector = stack.services["projector"]
+        worker = projector.worker_pid
+        assert worker is not None
         naive = {**event(910_011), "created_at": "2026-11-28T12:00:00"}  # no time zone
         too_big = {**event(910_012), "total_cents": 2**62, "loyalty_points": 2**40}
         add_event(write, event(910_010))
@@ -82,6 +84,7 @@ def test_one_bad_event_is_dead_lettered_alone_and_the_process_lives(session_home
         assert "time zone" in dead[0][1]
         assert projector.alive()
         assert projector.wait(timeout=0.1) is None
+        assert projector.worker_pid == worker  # the same process: its supervisor restarted none
 
 
 @pytest.mark.slow

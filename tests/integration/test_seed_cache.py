@@ -93,7 +93,10 @@ def test_seed_into_an_external_database_then_refuses_to_overwrite(
         assert loaded.returncode == 0, loaded.stderr
         assert "db" in loaded.json()["loaded_into"]  # type: ignore[operator]
         with psycopg.connect(theirs.endpoint.dsn) as conn:
-            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (TINY.orders,)
+            # into the harness's own schema, never the user's tables
+            assert conn.execute("SELECT count(*) FROM cqrs_bench.orders").fetchone() == (
+                TINY.orders,
+            )
         again = run_cli(bench_home, "seed", *TINY_ARGS, "--dsn", dsn)
         assert again.returncode == 2
         assert "does not overwrite" in again.stderr

@@ -7,7 +7,13 @@ import pytest
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 
-from cqrs_app.projector import CONNECTION_OPTIONS, SESSION_OPTIONS, is_data_error
+from cqrs_app.projector import (
+    CONNECTION_OPTIONS,
+    SESSION_OPTIONS,
+    Projector,
+    ProjectorConfig,
+    is_data_error,
+)
 from shop.server import with_session_options
 
 
@@ -51,3 +57,30 @@ def test_session_options_keep_what_the_dsn_already_sets() -> None:
     assert merged["host"] == "127.0.0.1"
     plain = conninfo_to_dict(with_session_options("host=h dbname=d", "-c timezone=UTC"))
     assert plain["options"] == "-c timezone=UTC"
+
+
+class BuggyProjector(Projector):
+    """A projector whose loop meets an exception nothing classifies (a bug), twice."""
+
+    failures = 0
+
+    def _connect(self) -> None:  # no database needed to reach the loop's handler
+        return None
+
+    def _become_leader(self) -> bool:
+        return True
+
+    def _project(self) -> None:
+        self.failures += 1
+        if self.failures >= 2:
+            self.stop.set()
+        raise KeyError("no such field")
+
+
+def test_an_unexpected_exception_in_the_loop_does_not_end_the_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    projector = BuggyProjector(ProjectorConfig("postgresql:///w", "postgresql:///r"))
+    projector.run()  # before the fix the KeyError escaped run() and ended the process
+    assert projector.failures == 2
+    assert "unexpected error" in caplog.text
