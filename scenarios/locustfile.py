@@ -21,7 +21,7 @@ from gevent.pool import Group
 from gevent.threadpool import ThreadPool
 from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events, task
 
-from scenarios.plan import PhaseClock, load_plan
+from scenarios.plan import SPAWN_RATE, PhaseClock, load_plan
 from scenarios.recorder import Recorder, error_kind
 from scenarios.traffic import (
     Population,
@@ -47,6 +47,20 @@ def _next_index(user_class: str, environment: Any) -> int:
     worker = int(getattr(runner, "worker_index", 0) or 0)
     local = next(_user_index.setdefault(user_class, itertools.count()))
     return local * 1_000 + worker
+
+
+@events.init_command_line_parser.add_listener
+def _plan_on_the_start_page(parser: Any) -> None:
+    # The web UI's custom parameters show the plan's open-model rate; the plan sets it, so
+    # the one choice offered is the plan's (the page cannot promise another rate).
+    rate = f"{PLAN.checkout_rate:g}"
+    parser.add_argument(
+        "--checkout-rate",
+        default=rate,
+        choices=[rate],
+        help="Checkout arrivals per second, open model (the plan's: cqrs-bench ui --rate)",
+        include_in_web_ui=True,
+    )
 
 
 @events.test_start.add_listener
@@ -352,10 +366,22 @@ class ReportDriver(OpenModelDriver):
 
 
 class BlackFriday(LoadTestShape):
-    """Steady shopping, the report storm, recovery: every user from the start, for the plan."""
+    """Steady shopping, the report storm, recovery: every user from the start, for the plan.
+
+    Headless (``cqrs-bench run``), the plan's numbers. From the web UI (``cqrs-bench ui``),
+    the start page's: it opens on the plan's users (shoppers + the two drivers), ramp-up and
+    run time, and what is changed there is what runs (more users are more shoppers)."""
+
+    use_common_options = True  # the start page shows users, ramp-up and run time
 
     def tick(self) -> tuple[int, float] | None:
+        users, rate, end = PLAN.concurrent_users, SPAWN_RATE, PLAN.total_seconds
+        options = None if self.runner is None else self.runner.environment.parsed_options
+        if options is not None and not options.headless:
+            users = options.num_users if options.num_users is not None else users
+            rate = options.spawn_rate if options.spawn_rate else rate
+            end = min(end, float(options.run_time)) if options.run_time else end
         # a drain period after the last phase lets every request in flight finish
-        if self.get_run_time() >= PLAN.total_seconds + PLAN.drain_seconds:
+        if self.get_run_time() >= end + PLAN.drain_seconds:
             return None
-        return PLAN.shoppers + 2, 100.0
+        return users, rate
