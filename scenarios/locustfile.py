@@ -58,7 +58,7 @@ def _plan_on_the_start_page(parser: Any) -> None:
         "--checkout-rate",
         default=rate,
         choices=[rate],
-        help="Checkout arrivals per second, open model (the plan's: cqrs-bench ui --rate)",
+        help="Checkout arrivals per second, open model (the plan's, from the profile)",
         include_in_web_ui=True,
     )
 

@@ -244,9 +244,11 @@ def _print_table(table: ResultsTable, title: str, label_columns: int) -> None:
     if _natural_width(wide) <= human.width:
         human.print(wide)
         return
+    human.print(f"[bold]{title}[/]", soft_wrap=True)  # a run directory's path is not cut
     for name, header, rows in narrow_tables(table, label_columns):
         for columns in _fitting(header, rows):
-            human.print(f"[bold]{title}[/]" + (f": {name}" if name else ""), soft_wrap=True)
+            if name:
+                human.print(f"[bold]{name}[/]")
             shown = _rich_table(
                 [header[0], *(header[i] for i in columns)],
                 [[row[0], *(row[i] for i in columns)] for row in rows],

@@ -186,24 +186,26 @@ class RunWatcher:
                     continue
 
     def _lags(self) -> None:
-        for line in self._lag.lines():  # projection: age of the oldest event not applied
-            parts = line.split(",")
-            if len(parts) >= 3 and parts[0] != "ts":
-                try:
-                    self.snapshot.lag_ms = float(parts[2])
-                except ValueError:
-                    continue
-        for line in self._replica.lines():  # hot standby: how far behind its replay is
-            parts = line.split(",")
-            if len(parts) >= 3 and parts[0] != "ts":
-                try:
-                    self.snapshot.lag_ms = float(parts[2])
-                except ValueError:
-                    continue
+        # projection: the age of the oldest event not applied; a hot standby: its replay lag
+        for tail in (self._lag, self._replica):
+            value = _last_number(tail.lines(), column=2)
+            if value is not None:
+                self.snapshot.lag_ms = value
 
     def close(self) -> None:
         for tail in [*self._requests.values(), self._resources, self._lag, self._replica]:
             tail.close()
+
+
+def _last_number(lines: list[str], column: int) -> float | None:
+    """The last row's number in ``column`` (header and unreadable rows skipped)."""
+    for line in reversed(lines):
+        parts = line.split(",")
+        try:
+            return float(parts[column])
+        except (IndexError, ValueError):
+            continue
+    return None
 
 
 class LiveProgress:
