@@ -240,7 +240,11 @@ class LiveProgress:
 
     def _run(self) -> None:
         if self.terminal:
-            with Live(Text("  starting load"), console=human, auto_refresh=False) as live:
+            # stdout stays for --json; the line and every other message share stderr
+            live = Live(
+                Text("  starting load"), console=human, auto_refresh=False, redirect_stdout=False
+            )
+            with live:
                 while not self._stop.wait(self.interval_s):
                     live.update(Text("  " + self.watcher.read().line()), refresh=True)
                 live.update(Text("  " + self.watcher.read().line()), refresh=True)
