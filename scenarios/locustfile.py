@@ -27,7 +27,7 @@ from locust import FastHttpUser, LoadTestShape, between, constant_pacing, events
 
 from scenarios import distributed
 from scenarios.distributed import Coordinator
-from scenarios.plan import PLAN_ENV, LoadPlan, PhaseClock, load_plan
+from scenarios.plan import PLAN_ENV, SPAWN_RATE, LoadPlan, PhaseClock, load_plan
 from scenarios.recorder import Recorder, error_kind, error_message
 from scenarios.traffic import (
     Arrival,
@@ -88,6 +88,20 @@ def _on_init(environment: Any, **_: Any) -> None:
     if options is not None and not distributed.is_worker(environment):
         # the master's plan travels to its workers as a custom argument
         setattr(options, distributed.PLAN_OPTION, json.dumps(PLAN.to_json()))
+
+
+@events.init_command_line_parser.add_listener
+def _plan_on_the_start_page(parser: Any, **_: Any) -> None:
+    # The web UI's custom parameters show the plan's open-model rate; the plan sets it, so
+    # the one choice offered is the plan's (the page cannot promise another rate).
+    rate = f"{PLAN.checkout_rate:g}"
+    parser.add_argument(
+        "--checkout-rate",
+        default=rate,
+        choices=[rate],
+        help="Checkout arrivals per second, open model (the plan's, from the profile)",
+        include_in_web_ui=True,
+    )
 
 
 @events.test_start.add_listener
@@ -406,15 +420,26 @@ class BlackFriday(LoadTestShape):
     """Steady shopping, the report storm, recovery: every user from the start, for the plan.
 
     Each load generator (a single process, or each of the master's workers) runs one
-    open-model driver, which replays its share of the schedule.
+    open-model driver, which replays its share of the schedule. Headless (``cqrs-bench
+    run``), the plan's numbers. From the web UI (``cqrs-bench ui``), the start page's: it
+    opens on the plan's users (shoppers + the driver), ramp-up and run time, and what is
+    changed there is what runs (more users are more shoppers).
     """
+
+    use_common_options = True  # the start page shows users, ramp-up and run time
 
     def tick(self) -> tuple[int, float] | None:
         shares = COORDINATOR.share_count()
         OpenModelDriver.fixed_count = shares
+        users, rate, end = PLAN.shoppers + shares, SPAWN_RATE, PLAN.total_seconds
+        options = None if self.runner is None else self.runner.environment.parsed_options
+        if options is not None and not options.headless:
+            users = options.num_users if options.num_users is not None else users
+            rate = options.spawn_rate if options.spawn_rate else rate
+            end = min(end, float(options.run_time)) if options.run_time else end
         # a drain period after the last phase lets every request in flight finish; then the
         # workers' last records reach the master before the test stops
-        ended = self.get_run_time() >= PLAN.total_seconds + PLAN.drain_seconds
+        ended = self.get_run_time() >= end + PLAN.drain_seconds
         if ended and COORDINATOR.all_flushed():
             return None
-        return PLAN.shoppers + shares, 100.0
+        return users, rate

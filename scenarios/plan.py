@@ -17,6 +17,7 @@ from typing import Any
 
 PLAN_ENV = "CQRS_BENCH_PLAN"
 PHASES = ("steady", "storm", "recovery")
+SPAWN_RATE = 100.0  # users started per second: every user from the start
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class LoadPlan:
     def drain_seconds(self) -> float:
         """After the last phase: room for the latest arrival and its confirmation read."""
         return 2 * self.timeout_s + 2
+
+    @property
+    def concurrent_users(self) -> int:
+        """Locust users at once in one process: the shoppers and the open-model driver."""
+        return self.shoppers + 1
 
     @property
     def total_seconds(self) -> float:

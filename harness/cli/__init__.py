@@ -19,6 +19,7 @@ from typer.exceptions import TyperException
 # Each command group registers itself on the app when imported.
 from harness.cli import calibrate, data, load, machine, results, systems  # noqa: F401
 from harness.cli.app import app
+from harness.cli.config import configure
 from harness.core.console import human
 from harness.core.errors import ExitCode, HarnessError
 
@@ -31,7 +32,8 @@ def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = app(args=argv, prog_name="cqrs-bench", standalone_mode=False)
+        command = configure(typer.main.get_command(app))
+        result = command.main(args=argv, prog_name="cqrs-bench", standalone_mode=False)
     except typer.Abort:
         human.print("interrupted")
         sys.exit(130)

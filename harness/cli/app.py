@@ -31,11 +31,14 @@ app = typer.Typer(
     name="cqrs-bench",
     help=(
         "Benchmark a single-PostgreSQL shop against a CQRS shop under the same "
-        "Black Friday traffic.\n\nExample: cqrs-bench doctor"
+        "Black Friday traffic.\n\nSettings come from the command line, else CQRS_BENCH_* "
+        "environment variables (each option shows its own), else a config file: --config FILE, "
+        "./cqrs-bench.toml or the tool.cqrs-bench table of ./pyproject.toml (a table per "
+        "command: run, up, ...; top-level keys for all).\n\nExample: cqrs-bench doctor"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -60,14 +63,19 @@ def _global(
         typer.Option(
             "--home",
             help="Work directory for clusters, datasets and stacks "
-            "[default: $CQRS_BENCH_HOME, else ~/.cache/cqrs-bench, /var/tmp/cqrs-bench as root].",
+            "(default: ~/.cache/cqrs-bench, /var/tmp/cqrs-bench as root).",
         ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    state.home = (home or default_home()).absolute()
+    enter_home(home or default_home())
+
+
+def enter_home(home: Path) -> None:
+    """Work in ``home`` from now on, once it is checked and dead runs' leftovers are gone."""
+    state.home = home.absolute()
     check_home(state.home)
     for line in clean_up_after_dead_runs(state.home):
         human.print(f"[dim]{line}")

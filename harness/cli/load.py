@@ -48,6 +48,7 @@ from harness.stack.stacks import LINEUP, SystemKind
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     profile: ProfileOpt = "standard",
     systems: Annotated[
         str,
@@ -147,6 +148,7 @@ def run_command(
     """
     from dataclasses import replace
 
+    from harness.cli.config import sources
     from harness.cli.views import render_summary
     from harness.profiles import load_profile, spec_for
     from harness.results.decision import decide, load_thresholds
@@ -213,6 +215,7 @@ def run_command(
         targets=targets,
         cpu_layout=validate_layout(cpu_layout),
         repeat=repeat,
+        settings=sources(ctx),
     )
     run_dir, summary = run_benchmark(config)
     render_report(run_dir, thresholds)

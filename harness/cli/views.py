@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
+from rich import box
 from rich.table import Table
 
 from harness.core.console import human
 from harness.results.compare import change_text, interval_text, value_text, verdict_text
 from harness.results.decision import Thresholds, decide, decision_note, decision_table
 from harness.results.model import Summary
-from harness.results.table import TERMINAL_ENDPOINTS, lineup_table, phase_table
+from harness.results.table import MISSING, TERMINAL_ENDPOINTS, lineup_table, phase_table
 from harness.results.table import Table as ResultsTable
 
 
@@ -236,12 +238,134 @@ def _maybe(value: float | None) -> str:
 
 
 def _print_table(table: ResultsTable, title: str, label_columns: int) -> None:
-    shown = Table(title=title)
-    for index, column in enumerate(table.header):
-        shown.add_column(column, justify="left" if index < label_columns else "right")
-    for row in table.rows:
+    """The table as it is where it fits; else one narrow table per system (a CI log is 80
+    columns and no terminal): a row per column of the wide one, a column per phase."""
+    wide = _rich_table(table.header, table.rows, label_columns, title=title)
+    if _natural_width(wide) <= human.width:
+        human.print(wide)
+        return
+    human.print(f"[bold]{title}[/]", soft_wrap=True)  # a run directory's path is not cut
+    for name, header, rows in narrow_tables(table, label_columns):
+        for columns in _fitting(header, rows):
+            if name:
+                human.print(f"[bold]{name}[/]")
+            shown = _rich_table(
+                [header[0], *(header[i] for i in columns)],
+                [[row[0], *(row[i] for i in columns)] for row in rows],
+                1,
+                wrap=len(columns) == 1,  # one long cell (a verdict) wraps rather than is cut
+            )
+            human.print(shown)
+
+
+def _natural_width(table: Table) -> int:
+    """Columns the table takes with no cell cut or wrapped."""
+    return human.measure(table, options=human.options.update_width(100_000)).maximum
+
+
+def _rich_table(
+    header: list[str],
+    rows: list[list[str]],
+    labels: int,
+    title: str | None = None,
+    wrap: bool = False,
+) -> Table:
+    compact = title is None
+    shown = Table(
+        title=title,
+        box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
+        pad_edge=not compact,
+        show_edge=not compact,
+    )
+    for index, column in enumerate(header):
+        if index < labels:
+            width = max(len(cell) for cell in [column, *(row[index] for row in rows)])
+            shown.add_column(column, justify="left", no_wrap=True, min_width=width)
+        else:
+            justify: Literal["left", "right"] = "left" if wrap else "right"
+            shown.add_column(column, justify=justify, no_wrap=not wrap, overflow="fold")
+    for row in rows:
         shown.add_row(*row)
-    human.print(shown, width=max(human.width, 150))
+    return shown
+
+
+def _fitting(header: list[str], rows: list[list[str]]) -> list[list[int]]:
+    """The value columns in groups that fit the console's width beside the label column."""
+    groups: list[list[int]] = [[]]
+    for index in range(1, len(header)):
+        trial = [*groups[-1], index]
+        table = _rich_table(
+            [header[0], *(header[i] for i in trial)],
+            [[row[0], *(row[i] for i in trial)] for row in rows],
+            1,
+        )
+        if groups[-1] and _natural_width(table) > human.width:
+            groups.append([index])
+        else:
+            groups[-1] = trial
+    return groups
+
+
+_PAIR = re.compile(r"^(.*?)(\S+) / (\S+)(.*)$")
+_NAMED_NUMBER = re.compile(r"^[A-Za-z][\w-]* [\d.,]+%?$")
+
+
+def narrow_tables(
+    table: ResultsTable, label_columns: int
+) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The wide table turned on its side: with two label columns (system, phase) one table per
+    system with a column per phase; with one, a column per system. A column of "a / b" cells
+    becomes two rows ("checkout p50 ms", "checkout p95 ms"), so every cell stays short."""
+    groups: dict[str, list[list[str]]] = {}
+    for row in table.rows:
+        key = row[0] if label_columns == 2 else ""
+        groups.setdefault(key, []).append(row)
+    narrow = []
+    for name, members in groups.items():
+        header = ["", *(row[label_columns - 1] for row in members)]
+        rows: list[list[str]] = []
+        for index in range(label_columns, len(table.header)):
+            label = table.header[index]
+            cells = [row[index] for row in members]
+            pair = _PAIR.match(label)
+            halves = [_halves(cell) for cell in cells]
+            parts = _named_parts(cells)
+            if pair is not None and all(half is not None for half in halves):
+                before, first, second, after = pair.groups()
+                rows.append([f"{before}{first}{after}", *(h[0] for h in halves if h)])
+                rows.append([f"{before}{second}{after}", *(h[1] for h in halves if h)])
+            elif parts is not None:
+                for part, values in parts.items():
+                    rows.append([f"{label} {part}", *values])
+            else:
+                rows.append([label, *cells])
+        narrow.append((name, header, rows))
+    return narrow
+
+
+def _named_parts(cells: list[str]) -> dict[str, list[str]] | None:
+    """Cells like "write 5, read 6" as one row per name ("DB CPU % (mean) write"), where
+    some cell has more than one name; None for any other column."""
+    named: list[dict[str, str]] = []
+    for cell in cells:
+        if cell == MISSING:
+            named.append({})
+            continue
+        pairs = [part.split(" ") for part in cell.split(", ")]
+        if any(len(pair) != 2 or not _NAMED_NUMBER.match(" ".join(pair)) for pair in pairs):
+            return None
+        named.append(dict((name, value) for name, value in pairs))
+    if max((len(found) for found in named), default=0) < 2:
+        return None
+    names = list(dict.fromkeys(name for found in named for name in found))
+    return {name: [found.get(name, MISSING) for found in named] for name in names}
+
+
+def _halves(cell: str) -> tuple[str, str] | None:
+    if cell == MISSING:
+        return MISSING, MISSING
+    parts = cell.split(" / ")
+    return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
 def render_image_build(report: dict[str, Any]) -> None:

@@ -37,6 +37,7 @@ from harness.results.decision import Thresholds
 from harness.results.files import LOCUST_REPORT, trial_dir, write_run_info, write_summary
 from harness.results.model import RunInfo, Summary
 from harness.results.summarize import summarize_run
+from harness.run.live import LiveProgress, RunWatcher
 from harness.run.provenance import git_sha, machine, versions
 from harness.run.sampler import Sampler
 from harness.seed.spec import DatasetSpec
@@ -82,6 +83,8 @@ class RunConfig:
     repeat: int = 1  # trials per system
     cache: CacheSettings | None = None  # the cache system's settings (None: its defaults)
     thresholds: Thresholds = field(default_factory=Thresholds)  # the decision section's
+    # where the options came from (command line, environment, file), for run.json
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def trial_order(names: Sequence[str], repeat: int, seed: int) -> list[tuple[str, int]]:
@@ -151,6 +154,7 @@ def run_benchmark(config: RunConfig) -> tuple[Path, Summary]:
             },
             **({"docker": _docker_detail(config.provider)} if kind is ProviderKind.DOCKER else {}),
             "decision": config.thresholds.to_json(),
+            **({"settings": config.settings} if config.settings else {}),
         },
     )
     order = trial_order(names, config.repeat, config.spec.seed)
@@ -322,7 +326,9 @@ def _drive(
         standbys={name: databases[name] for name in standbys if name in databases},
         containers=dict(containers or {}),
     )
-    with locust, sampler:
+    watcher = RunWatcher(directory, plan, list(databases))
+    live = LiveProgress(watcher) if config.progress else contextlib.nullcontext()
+    with locust, sampler, live:
         assert locust.pid is not None
         sampler.add_component("locust", locust.pid)
         deadline = plan.total_seconds + plan.drain_seconds + 120

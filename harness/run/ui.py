@@ -15,7 +15,7 @@ from harness.core.ports import free_port
 from harness.run.orchestrate import LOCUSTFILE, RunConfig, make_plan
 from harness.stack.services import PythonService
 from harness.stack.stacks import Stack, StackConfig
-from scenarios.plan import PLAN_ENV
+from scenarios.plan import PLAN_ENV, SPAWN_RATE
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ def serve_ui(config: UiConfig) -> None:
                 str(port),
                 "--csv",
                 str(record_dir / "locust"),
+                # the start page opens on the plan's numbers (START gives the plan's load)
+                "--users",
+                str(plan.concurrent_users),
+                "--spawn-rate",
+                f"{SPAWN_RATE:g}",
+                "--run-time",
+                f"{plan.total_seconds:.0f}s",
             ),
         )
         with locust:
@@ -70,6 +77,9 @@ def serve_ui(config: UiConfig) -> None:
             wait_until(lambda: _answers(ui_url), timeout=60, what=f"the Locust web UI at {ui_url}")
             info: dict[str, Any] = {
                 "ui": ui_url,
+                "users": plan.concurrent_users,
+                "spawn_rate": SPAWN_RATE,
+                "checkout_rate": plan.checkout_rate,
                 "system": system.value,
                 "url": stack.url,
                 "record_dir": str(record_dir),
@@ -79,5 +89,10 @@ def serve_ui(config: UiConfig) -> None:
                 emit_json(info)
             else:
                 human.print(f"Locust web UI: {ui_url}  (system {system.value} at {stack.url})")
+                human.print(
+                    f"the start page opens on the plan: {plan.concurrent_users} users "
+                    f"({plan.shoppers} shoppers and the open-model driver), ramp-up {SPAWN_RATE:g}/s, "
+                    f"{plan.total_seconds:.0f} s; checkouts arrive at {plan.checkout_rate:g}/s"
+                )
                 human.print(f"requests are recorded under {record_dir}; Ctrl-C stops everything")
             threading.Event().wait(config.hold_seconds)

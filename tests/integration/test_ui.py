@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,10 +16,24 @@ import psutil
 import pytest
 
 from harness.core.polling import wait_until
+from harness.profiles import load_profile
 from harness.results.files import read_requests
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.conftest import cluster_dirs
 from tests.shopdata import TINY
+
+
+def _form_fields(dom: str) -> dict[str, str]:
+    """The start form's fields by name: each input's value, each select's chosen option."""
+    fields = {}
+    for tag in re.findall(r"<input\b[^>]*>", dom):
+        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag))
+        if "name" in attrs:
+            fields[attrs["name"]] = html.unescape(attrs.get("value", ""))
+    for name, options in re.findall(r'<select\b[^>]*name="(\w+)"[^>]*>(.*?)</select>', dom, re.S):
+        chosen = re.findall(r'<option value="([^"]*)" selected', options)
+        fields[name] = html.unescape(chosen[0]) if chosen else ""
+    return fields
 
 
 @pytest.mark.slow
@@ -79,6 +95,14 @@ def test_web_ui_loads_and_a_swarm_records_requests(session_home: Path, tmp_path:
             check=False,
         ).stdout
         assert "Locust" in dom
+        # the start page opens on the plan's numbers, not "0 users, ramp-up 0"
+        plan = load_profile("smoke")
+        fields = _form_fields(dom)
+        assert fields["userCount"] == str(plan.shoppers + 1) == str(info["users"])
+        assert fields["spawnRate"] == "100"
+        assert fields["runTime"] == f"{plan.steady_s + plan.storm_s + plan.recovery_s:.0f}"
+        assert fields["checkoutRate"] == f"{plan.checkout_rate:g}"  # the custom parameter
+        assert "Checkout Rate" in dom
 
         started = httpx.post(
             f"{info['ui']}/swarm", data={"user_count": 5, "spawn_rate": 5}, timeout=10
