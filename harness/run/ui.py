@@ -91,7 +91,8 @@ def serve_ui(config: UiConfig) -> None:
                 human.print(f"Locust web UI: {ui_url}  (system {system.value} at {stack.url})")
                 human.print(
                     f"the start page opens on the plan: {plan.concurrent_users} users "
-                    f"({plan.shoppers} shoppers and the open-model driver), ramp-up {SPAWN_RATE:g}/s, "
+                    f"({plan.shoppers} shoppers and the open-model driver), "
+                    f"ramp-up {SPAWN_RATE:g}/s, "
                     f"{plan.total_seconds:.0f} s; checkouts arrive at {plan.checkout_rate:g}/s"
                 )
                 human.print(f"requests are recorded under {record_dir}; Ctrl-C stops everything")
