@@ -284,6 +284,7 @@ def _drive(
         url,
         standbys={name: databases[name] for name in standbys if name in databases},
         containers=dict(containers or {}),
+        projector_metrics_url=None if stack is None else stack.metrics_urls.get("projector"),
     )
     with locust, sampler:
         assert locust.pid is not None
