@@ -25,6 +25,7 @@ from harness.core.ports import free_port
 from harness.run.sampler import PROJECTOR_FILE, Sampler
 from tests.integration.test_cqrs_faults import cqrs_stack
 from tests.shopdata import TINY
+from tests.unit.test_grafana_dashboard import expressions
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -165,6 +166,10 @@ def test_prometheus_scrapes_the_app_and_the_projector(session_home: Path, tmp_pa
             )
             assert applied[0]["metric"]["job"] == "projector"
             assert query(url, "up == 0") is None  # every target answers
+            # the shipped dashboard's queries are PromQL this Prometheus accepts
+            for expr in expressions():
+                concrete = expr.replace("$system", ".*").replace("$__rate_interval", "5s")
+                query(url, concrete)  # asserts a "success" answer
     # the sampler read the same expositions
     app = rows(tmp_path / "sampled" / "app_metrics.csv")
     assert app
