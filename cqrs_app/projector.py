@@ -26,7 +26,13 @@ is down the projector retries; checkout never waits for it. Its connections
 carry TCP keepalives and timeouts (a half-open socket cannot hold the leader
 lock forever) and run in UTC.
 
-Run: ``python -m cqrs_app.projector`` with CQRS_BENCH_WRITE_DSN and CQRS_BENCH_READ_DSN.
+Its own Prometheus metrics (events and batches applied, each batch's lag and
+apply time, dead letters, leadership, stalls) are served at
+``http://HOST:PORT/metrics`` when ``--port`` is given (on 127.0.0.1 unless
+``--host`` says otherwise). The outbox backlog needs the write database: the
+app's ``/metrics`` has it.
+
+Run: ``python -m cqrs_app.projector [--port N]`` with CQRS_BENCH_WRITE_DSN and CQRS_BENCH_READ_DSN.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ from types import FrameType
 from typing import Any, Literal
 
 import psycopg
+from prometheus_client import (
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from psycopg.types.json import Jsonb
 
 from cqrs_app.events import BadEvent, OrderPlaced, parse_event
@@ -52,6 +65,26 @@ from cqrs_app.settings import READ_DSN_ENV, WRITE_DSN_ENV
 from shop.server import with_session_options
 
 log = logging.getLogger("projector")
+
+# This process's metrics (one projector per process; the default registry), without the
+# ``*_created`` series (noise on a dashboard).
+disable_created_metrics()  # type: ignore[no-untyped-call]
+EVENTS_APPLIED = Counter("projector_events_applied", "Outbox events this process applied")
+BATCHES_APPLIED = Counter("projector_batches_applied", "Batches this process committed")
+DEAD_LETTERED = Counter("projector_dead_letters", "Events this process sent to dead_letters")
+BATCH_LAG = Gauge(
+    "projector_last_batch_lag_seconds",
+    "Age of the oldest event of the last batch this process applied, at its commit",
+)
+APPLY_SECONDS = Histogram(
+    "projector_batch_apply_seconds",
+    "Time to apply one batch and commit it with the checkpoint",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+LEADER = Gauge("projector_leader", "1 while this process holds the leader lock")
+STALLED = Gauge(
+    "projector_stalled", "1 while applying is stopped by an error that would hit every event"
+)
 
 LEADER_LOCK_KEY = 0x0C0B5  # any constant shared by every projector of this read database
 NOTIFY_CHANNEL = "outbox_events"
@@ -171,6 +204,7 @@ class Projector:
     _listen: psycopg.Connection[Any] | None = None
     _last_heartbeat: float = 0.0
     _last_prune: float = 0.0
+    _pending_dead_letters: int = 0  # inserted in the open transaction, not yet committed
 
     def run(self) -> None:
         retry = 0.1
@@ -180,24 +214,29 @@ class Projector:
                 if not self._become_leader():
                     self.stop.wait(0.5)
                     continue
+                LEADER.set(1)
                 retry = 0.1
                 self._project()
             except Stalled as exc:
                 log.error("projection stopped: %s; outbox kept, retrying in %.1f s", exc, retry)
+                STALLED.set(1)
                 self._record_stall(str(exc))
                 self.stop.wait(retry)
                 retry = min(retry * 2, self.config.retry_max_s)
             except psycopg.Error as exc:  # unavailable, or a session ended by a timeout
                 log.warning("database error (%s); reconnecting in %.1f s", _first_line(exc), retry)
+                LEADER.set(0)  # the session (and its advisory lock) is gone
                 self._close()
                 self.stop.wait(retry)
                 retry = min(retry * 2, self.config.retry_max_s)
             except Exception as exc:  # a bug nothing above classified: say so, never die of it
                 log.exception("unexpected error; starting over in %.1f s", retry)
+                LEADER.set(0)  # the session is closed below, and its advisory lock with it
                 self._record_stall(f"unexpected {type(exc).__name__}: {_first_line(exc)}")
                 self._close()
                 self.stop.wait(retry)
                 retry = min(retry * 2, self.config.retry_max_s)
+        LEADER.set(0)
         self._close()
 
     # -- connections and leadership ---------------------------------------------------
@@ -274,6 +313,7 @@ class Projector:
             self._read.rollback()
             self._maybe_prune(checkpoint)
             return 0
+        started = time.perf_counter()
         try:
             advanced = self._apply(rows, checkpoint)
         except psycopg.OperationalError:
@@ -285,12 +325,14 @@ class Projector:
             log.warning("batch failed (%s); applying its events one by one", _first_line(exc))
             advanced = self._apply_one_by_one(rows, checkpoint)
         if advanced:
+            APPLY_SECONDS.observe(time.perf_counter() - started)
             last = Checkpoint(int(rows[-1][1]), int(rows[-1][0]), checkpoint.snapshot)
             self._maybe_prune(last)
         return len(rows) if advanced else 0
 
     def _apply(self, rows: list[tuple[Any, ...]], checkpoint: Checkpoint) -> bool:
         assert self._read is not None
+        self._pending_dead_letters = 0  # a new transaction
         batch = Batch()
         dead: list[tuple[tuple[Any, ...], str]] = []
         events: list[OrderPlaced] = []
@@ -320,6 +362,7 @@ class Projector:
                 raise
             except Exception as exc:
                 self._read.rollback()
+                self._pending_dead_letters = 0
                 if not is_data_error(exc):
                     raise Stalled(f"{type(exc).__name__}: {_first_line(exc)}") from exc
                 self._dead_letter(row, f"{type(exc).__name__}: {_first_line(exc)}")
@@ -334,6 +377,7 @@ class Projector:
     def _dead_letter(self, row: tuple[Any, ...], error: str) -> None:
         assert self._read is not None
         log.error("outbox event %s goes to dead_letters: %s", row[0], error)
+        self._pending_dead_letters += 1  # counted once committed
         self._read.execute(
             "INSERT INTO dead_letters (outbox_id, xid, event_type, payload, error)"
             " VALUES (%s, %s, %s, %s, %s)",
@@ -373,6 +417,12 @@ class Projector:
             return False
         self._read.commit()
         self._last_heartbeat = time.monotonic()
+        EVENTS_APPLIED.inc(len(rows))
+        DEAD_LETTERED.inc(self._pending_dead_letters)
+        self._pending_dead_letters = 0
+        BATCHES_APPLIED.inc()
+        BATCH_LAG.set(lag_ms / 1000)
+        STALLED.set(0)
         return True
 
     def _record_stall(self, reason: str) -> None:
@@ -427,6 +477,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="cqrs-bench projector: outbox -> read models")
     parser.add_argument("--cursor", choices=["commit-order", "naive"], default="commit-order")
     parser.add_argument("--batch-size", type=int, default=2_000)
+    parser.add_argument("--host", default="127.0.0.1", help="where --port listens")
+    parser.add_argument(
+        "--port", type=int, default=None, help="serve Prometheus metrics here (default: none)"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s projector %(levelname)s %(message)s"
@@ -443,6 +497,13 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if args.port is not None:
+        server, _ = start_http_server(args.port, addr=args.host)
+        try:
+            projector.run()
+        finally:
+            server.shutdown()
+        return
     projector.run()
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Header, Path, Query, Response
 from pydantic import BeforeValidator
 
 from shop.errors import ApiError, install_error_handlers
+from shop.metrics import CONTENT_TYPE, RequestMetrics
 from shop.models import (
     BIGINT_MAX,
     MAX_DASHBOARD_LIMIT,
@@ -25,7 +26,7 @@ from shop.models import (
     CheckoutRequest,
     ErrorResponse,
 )
-from shop.server import BodyLimitAndCounts, RequestCounts
+from shop.server import BodyLimitAndMetrics
 
 Sort = Literal["id", "price_asc", "price_desc", "name"]
 IdPath = Annotated[int, Path(gt=0, le=BIGINT_MAX)]
@@ -101,7 +102,7 @@ def build_app(backend: ShopBackend, title: str) -> FastAPI:
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     install_error_handlers(app)
-    counts = RequestCounts()
+    request_metrics = RequestMetrics()
 
     @app.post(
         "/checkout",
@@ -182,16 +183,45 @@ def build_app(backend: ShopBackend, title: str) -> FastAPI:
     async def health() -> dict[str, Any]:
         return {"status": "ok", "system": backend.system, **await backend.health()}
 
-    @app.get("/metrics", summary="Pool and request counters (and projection lag for CQRS)")
-    async def metrics() -> dict[str, Any]:
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        description=(
+            "Prometheus's text format (0.0.4): request latency histograms per route, method"
+            " and status class; pool gauges; for CQRS the outbox backlog and projection lag;"
+            " for the cache system each report's answer age. The same values as JSON:"
+            " `/metrics.json`."
+        ),
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The exposition",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def metrics() -> Response:
+        snapshot = await backend.metrics()
+        return Response(
+            request_metrics.exposition(backend.system, snapshot), media_type=CONTENT_TYPE
+        )
+
+    @app.get(
+        "/metrics.json",
+        summary="Pool and request counters (and projection state for CQRS), as JSON",
+        description=(
+            "The JSON kept for scripts and `cqrs-bench status`; Prometheus reads `/metrics`."
+        ),
+    )
+    async def metrics_json() -> dict[str, Any]:
         return {
             "system": backend.system,
             **await backend.metrics(),
-            "requests": dict(counts.by_route),
-            "responses": dict(counts.by_status),
+            "requests": dict(request_metrics.by_route),
+            "responses": dict(request_metrics.by_status),
         }
 
-    app.add_middleware(BodyLimitAndCounts, counts=counts)
+    app.add_middleware(BodyLimitAndMetrics, metrics=request_metrics)
     return app
 
 

@@ -1,13 +1,12 @@
-"""Serving plumbing both apps share: body limit, request counts, pools, uvicorn."""
+"""Serving plumbing both apps share: body limit, request metrics, pools, uvicorn."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-from collections import Counter
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -17,27 +16,23 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop.errors import error_response
+from shop.metrics import RequestMetrics
 from shop.models import MAX_BODY_BYTES
 
 log = logging.getLogger("shopapi")
-# Request counts are keyed by method: an invented method is counted as OTHER, so a
-# client cannot grow the table without bound.
+# Request metrics are keyed by method: an invented method is counted as OTHER, so a
+# client cannot grow the table (or Prometheus's series) without bound.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
-@dataclass
-class RequestCounts:
-    by_route: Counter[str] = field(default_factory=Counter)
-    by_status: Counter[str] = field(default_factory=Counter)
+class BodyLimitAndMetrics:
+    """ASGI middleware: refuse oversized bodies early, time and count requests per route
+    template, and answer any exception nothing else handled as a counted JSON 500 (never
+    plain text)."""
 
-
-class BodyLimitAndCounts:
-    """ASGI middleware: refuse oversized bodies early, count requests per route, and
-    answer any exception nothing else handled as a counted JSON 500 (never plain text)."""
-
-    def __init__(self, app: ASGIApp, counts: RequestCounts) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
         self.app = app
-        self.counts = counts
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,6 +54,7 @@ class BodyLimitAndCounts:
                 await _too_large(scope, receive, send)
                 return
             receive = _replay(body, receive)
+        started = time.perf_counter()
         status_holder: dict[str, int] = {}
 
         async def send_wrapper(message: Message) -> None:
@@ -77,8 +73,9 @@ class BodyLimitAndCounts:
         route = scope.get("route")
         name = getattr(route, "path", "unmatched")
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
-        self.counts.by_route[f"{method} {name}"] += 1
-        self.counts.by_status[str(status_holder.get("status", 0))[0] + "xx"] += 1
+        self.metrics.observe(
+            method, name, status_holder.get("status", 0), time.perf_counter() - started
+        )
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

@@ -102,6 +102,8 @@ def up_command(
         human.print(f"{info['system']} is up at {info['url']}", markup=False)
         for name, url in info["databases"].items():
             human.print(f"  {name}: {url}", markup=False)
+        for name, url in info["metrics"].items():
+            human.print(f"  {name} metrics (Prometheus): {url}", markup=False)
         human.print("stop it with: cqrs-bench down")
 
 

@@ -325,6 +325,7 @@ def _drive(
         url,
         standbys={name: databases[name] for name in standbys if name in databases},
         containers=dict(containers or {}),
+        projector_metrics_url=None if stack is None else stack.metrics_urls.get("projector"),
     )
     watcher = RunWatcher(directory, plan, list(databases))
     live = LiveProgress(watcher) if config.progress else contextlib.nullcontext()

@@ -11,6 +11,11 @@ Databases in containers have no process here: their CPU comes from the
 engine's stats (the container's cumulative CPU time, one-shot, through the
 docker SDK), sampled on the same clock and written to ``resources.csv`` with
 the same columns.
+
+Pools, projection lag and cache answer ages come from the app's Prometheus
+exposition (``GET /metrics``), the text Prometheus scrapes, parsed with
+prometheus_client's parser; the projector's own exposition, where there is
+one, gives ``projector.csv``.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ import psutil
 import psycopg
 
 from harness.providers.docker import container_cpu_seconds, docker_client
+from shop.metrics import samples
 
 GENERATOR = "locust"
 CACHE_STALENESS_FILE = "cache_staleness.csv"
+PROJECTOR_FILE = "projector.csv"
+Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 REPLAY_LAG = """
 SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
@@ -126,6 +134,7 @@ class Sampler:
     # hot standbys (name -> DSN): how far behind the primary their replay is, each sample
     standbys: dict[str, str] = field(default_factory=dict)
     containers: dict[str, str] = field(default_factory=dict)  # name -> container id
+    projector_metrics_url: str | None = None  # the projector's Prometheus endpoint
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -178,6 +187,11 @@ class Sampler:
             replica = self._writer(files, "replica_lag.csv", ["ts", "standby", "lag_ms"])
             # the cache system: the age of each report's cached answer (its staleness)
             cache = self._writer(files, CACHE_STALENESS_FILE, ["ts", "report", "age_ms"])
+            projector = self._writer(
+                files,
+                PROJECTOR_FILE,
+                ["ts", "events_applied", "batches_applied", "last_batch_lag_ms", "leader"],
+            )
             client = httpx.Client(timeout=2)
             files.callback(client.close)
             files.callback(_close_all, connections)
@@ -229,7 +243,13 @@ class Sampler:
                     if row is not None:
                         activity.writerow([f"{now:.3f}", name, *row])
                 if self.app_url is not None:
-                    self._app_metrics(client, now, app, lag, cache)
+                    found = _scrape(client, f"{self.app_url}/metrics")
+                    if found is not None:
+                        _app_metrics(found, now, app, lag, cache)
+                if self.projector_metrics_url is not None:
+                    found = _scrape(client, self.projector_metrics_url)
+                    if found is not None:
+                        _projector_metrics(found, now, projector)
                 for name, dsn in self.standbys.items():
                     behind = self._replay_lag_ms(connections, f"standby:{name}", dsn)
                     if behind is not None:
@@ -272,42 +292,71 @@ class Sampler:
             return None
         return None if row is None or row[0] is None else float(row[0])
 
-    def _app_metrics(
-        self, client: httpx.Client, now: float, app: Any, lag: Any, cache: Any
-    ) -> None:
-        try:
-            metrics = client.get(f"{self.app_url}/metrics").json()
-        except (httpx.HTTPError, ValueError):
-            return
-        pool = metrics.get("pool", {})
-        read_pool = metrics.get("pool_read", {})
-        app.writerow(
+
+def _scrape(client: httpx.Client, url: str) -> Samples | None:
+    try:
+        response = client.get(url)
+        response.raise_for_status()
+        return samples(response.text)
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _value(found: Samples, name: str, **labels: str) -> float | None:
+    """The one sample of ``name`` whose labels include ``labels`` (None: absent)."""
+    for sample_labels, value in found.get(name, []):
+        if labels.items() <= sample_labels.items():
+            return value
+    return None
+
+
+def _cell(value: float | None, scale: float = 1.0) -> str:
+    if value is None:
+        return ""
+    scaled = value * scale
+    return f"{scaled:.0f}" if scaled == int(scaled) else f"{scaled:.1f}"
+
+
+def _app_metrics(found: Samples, now: float, app: Any, lag: Any, cache: Any) -> None:
+    app.writerow(
+        [
+            f"{now:.3f}",
+            _cell(_value(found, "shop_pool_in_use", pool="main")),
+            _cell(_value(found, "shop_pool_waiting", pool="main")),
+            _cell(_value(found, "shop_pool_in_use", pool="read")),
+            _cell(_value(found, "shop_pool_waiting", pool="read")),
+        ]
+    )
+    behind = _value(found, "shop_outbox_backlog_events")
+    if behind is not None:
+        stalled = [
+            labels["reason"] for labels, value in found.get("shop_projection_stalled", []) if value
+        ]
+        lag.writerow(
             [
                 f"{now:.3f}",
-                pool.get("in_use", ""),
-                pool.get("waiting", ""),
-                read_pool.get("in_use", ""),
-                read_pool.get("waiting", ""),
+                _cell(behind),
+                _cell(_value(found, "shop_projection_lag_seconds"), 1000),
+                _cell(_value(found, "shop_projection_last_batch_lag_seconds"), 1000) or 0,
+                _cell(_value(found, "shop_projection_horizon_blocker_pid")),
+                _cell(_value(found, "shop_projection_horizon_blocker_age_seconds")),
+                stalled[0] if stalled else "",
             ]
         )
-        projection = metrics.get("projection")
-        if isinstance(projection, dict) and "events_behind" in projection:
-            blockers = projection.get("horizon_blockers") or [{}]
-            lag.writerow(
-                [
-                    f"{now:.3f}",
-                    projection["events_behind"],
-                    projection["oldest_unapplied_age_ms"],
-                    projection.get("last_batch_lag_ms") or 0,
-                    blockers[0].get("pid", ""),
-                    blockers[0].get("age_s", ""),
-                    projection.get("stalled_reason") or "",
-                ]
-            )
-        cached = metrics.get("cache")
-        if isinstance(cached, dict) and isinstance(cached.get("answer_age_ms"), dict):
-            for report, age in cached["answer_age_ms"].items():
-                cache.writerow([f"{now:.3f}", report, age])
+    for labels, age_s in found.get("shop_cache_answer_age_seconds", []):
+        cache.writerow([f"{now:.3f}", labels["report"], f"{1000 * age_s:.1f}"])
+
+
+def _projector_metrics(found: Samples, now: float, projector: Any) -> None:
+    projector.writerow(
+        [
+            f"{now:.3f}",
+            _cell(_value(found, "projector_events_applied_total")),
+            _cell(_value(found, "projector_batches_applied_total")),
+            _cell(_value(found, "projector_last_batch_lag_seconds"), 1000),
+            _cell(_value(found, "projector_leader")),
+        ]
+    )
 
 
 def _close_all(connections: dict[str, psycopg.Connection[Any]]) -> None:

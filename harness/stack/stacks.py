@@ -214,6 +214,8 @@ class StackState:
     dataset: str
     directory: Path
     containers: dict[str, str] = field(default_factory=dict)  # docker: name -> container id
+    # Prometheus endpoints by process (the app's, and the projector's where there is one)
+    metrics: dict[str, str] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         """The JSON of DESIGN.md's ``up``."""
@@ -222,6 +224,7 @@ class StackState:
             "url": self.url,
             "databases": self.databases,
             "pids": self.pids,
+            "metrics": self.metrics,
             "dataset": self.dataset,
             "stack_dir": str(self.directory),
         }
@@ -251,6 +254,7 @@ class StackState:
                 dataset=str(data["dataset"]),
                 directory=directory,
                 containers=dict(data.get("containers") or {}),
+                metrics=dict(data.get("metrics") or {}),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -348,6 +352,11 @@ class Stack(Managed):
             processes={n: s.identity for n, s in services.items() if s.identity is not None},
         )
         return self
+
+    @property
+    def metrics_urls(self) -> dict[str, str]:
+        """Where Prometheus (and the sampler) reads each process's metrics."""
+        return {name: f"{service.url}/metrics" for name, service in self.services.items()}
 
     def stop(self) -> None:
         self._exit.close()
@@ -466,6 +475,8 @@ class Stack(Managed):
             log_file=self.directory / "logs" / "projector.log",
             env=self._service_env("projector"),
             args=args,
+            # its Prometheus metrics, on a free loopback port; answering them means it is up
+            health_path="/metrics",
             detached=self.detached,
             cpus=self.layout.of("projector"),
             supervisor_record=self.directory / PROJECTOR_RECORD if supervised else None,
@@ -515,6 +526,7 @@ class Stack(Managed):
             dataset=self.dataset.id if self.dataset else "",
             directory=self.directory,
             containers=containers,
+            metrics=self.metrics_urls,
         )
         self.state.write()
 
@@ -610,7 +622,7 @@ def _projection(url: object) -> dict[str, Any] | None:
     if not isinstance(url, str):
         return None
     try:
-        metrics = httpx.get(f"{url}/metrics", timeout=3).json()
+        metrics = httpx.get(f"{url}/metrics.json", timeout=3).json()
     except (httpx.HTTPError, ValueError):
         return None
     projection = metrics.get("projection") if isinstance(metrics, dict) else None

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from harness.core.polling import wait_until
+from harness.stack.stacks import TOPOLOGIES
+from shop.metrics import samples
 from tests.contract.conftest import Shop
 from tests.httpcases import INVALID_BODIES, MALFORMED_BODIES
 
@@ -24,6 +26,7 @@ PATHS = [
     "/dashboard/revenue",
     "/health",
     "/metrics",
+    "/metrics.json",
 ]
 
 
@@ -382,12 +385,41 @@ def test_revenue_report_covers_every_day(shop: Shop) -> None:
 @pytest.mark.slow
 def test_metrics_expose_the_pool_and_counts(shop: Shop) -> None:
     shop.client.get("/products")
-    metrics = shop.client.get("/metrics").json()
+    metrics = shop.client.get("/metrics.json").json()
     assert metrics["system"] == shop.system.value
     pools = [v for k, v in metrics.items() if k.startswith("pool")]
     assert pools
     assert {"size", "in_use", "waiting"} <= set(pools[0])
     assert metrics["requests"]["GET /products"] >= 1
+
+
+@pytest.mark.slow
+def test_metrics_are_prometheus_text_with_latency_and_pools(shop: Shop) -> None:
+    shop.client.get("/products")
+    response = shop.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    found = samples(response.text)
+    assert found["shop_info"] == [({"system": shop.system.value}, 1.0)]
+    listed = [
+        value
+        for labels, value in found["shop_request_duration_seconds_count"]
+        if labels == {"route": "/products", "method": "GET", "status_class": "2xx"}
+    ]
+    assert listed
+    assert listed[0] >= 1
+    sizes = dict((labels["pool"], size) for labels, size in found["shop_pool_size"])
+    assert sizes["main"] >= 1
+    for gauge in ("shop_pool_in_use", "shop_pool_waiting", "shop_pool_max_size"):
+        assert {labels["pool"] for labels, _ in found[gauge]} == set(sizes)
+    if TOPOLOGIES[shop.system].projector:  # the outbox and the lag too
+        assert found["shop_projection_status_up"] == [({}, 1.0)]
+        assert found["shop_outbox_backlog_events"][0][1] >= 0
+        assert found["shop_projection_lag_seconds"][0][1] >= 0
+    else:
+        assert "shop_outbox_backlog_events" not in found
+    if TOPOLOGIES[shop.system].redis:
+        assert found["shop_cache_ttl_seconds"][0][1] > 0
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ from harness.stack.stacks import (
     StackConfig,
     SystemKind,
 )
+from shop.metrics import samples
 from tests.shopdata import TINY
 
 ADMINS = 8
@@ -139,7 +140,7 @@ def test_plain_expiry_stampedes_the_database(session_home: Path) -> None:
         assert on_database == ADMINS  # every admin who missed runs the report
         assert answered_meanwhile == 0
         assert all(r.result().status_code == 200 for r in requests)
-        cache = httpx.get(f"{stack.url}/metrics").json()["cache"]
+        cache = httpx.get(f"{stack.url}/metrics.json").json()["cache"]
         assert cache["refresh"] == EXPIRY
         assert cache["reports_run"] == 1 + ADMINS
 
@@ -152,10 +153,13 @@ def test_single_flight_runs_one_report_and_serves_the_old_answer(session_home: P
         assert answered_meanwhile == ADMINS - 1  # the others got the old answer at once
         bodies = [r.result().json() for r in requests]
         assert all(body == bodies[0] for body in bodies)
-        cache = httpx.get(f"{stack.url}/metrics").json()["cache"]
-        assert cache["reports_run"] == 2
-        assert cache["stale_served"] == ADMINS - 1
-        assert cache["answer_age_ms"]["dashboard_customers"] >= 0
+        found = samples(httpx.get(f"{stack.url}/metrics").text)
+        assert found["shop_cache_reports_run_total"] == [({}, 2.0)]
+        assert ({"outcome": "stale_served"}, ADMINS - 1) in found["shop_cache_lookups_total"]
+        ages = dict(
+            (labels["report"], age) for labels, age in found["shop_cache_answer_age_seconds"]
+        )
+        assert ages["dashboard_customers"] >= 0
 
 
 @pytest.mark.slow
@@ -168,7 +172,7 @@ def test_the_cache_stack_starts_and_stops_its_redis(session_home: Path) -> None:
         assert psutil.pid_exists(pid)
         assert "redis" in stack.state.cluster_dirs
         httpx.get(f"{stack.url}/dashboard/revenue", timeout=30).raise_for_status()
-        ages = httpx.get(f"{stack.url}/metrics").json()["cache"]["answer_age_ms"]
+        ages = httpx.get(f"{stack.url}/metrics.json").json()["cache"]["answer_age_ms"]
         assert 0 <= ages["dashboard_revenue"] < 10_000
     wait_until(
         lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from cqrs_app.projector import Projector, ProjectorConfig, horizon_blockers
 from cqrs_app.readmodels import pending_events, rebuild, verify
 from harness.core.polling import wait_until
+from shop.metrics import samples
 from tests.integration.test_cqrs_faults import cqrs_stack, dsns, event, summary_exists
 from tests.shopdata import scalar
 
@@ -129,7 +130,11 @@ def test_an_open_write_transaction_is_named_as_what_holds_the_projection(
             assert blockers[0]["age_s"] >= 0
             assert "pg_current_xact_id" in blockers[0]["query"]
             assert blockers[0]["state"] == "idle in transaction"
-            # the app's /metrics (read by the sampler and by status) says the same
-            projection = httpx.get(f"{stack.url}/metrics", timeout=10).json()["projection"]
+            # the app's /metrics.json (read by status) and /metrics (by the sampler and
+            # Prometheus) say the same
+            projection = httpx.get(f"{stack.url}/metrics.json", timeout=10).json()["projection"]
             assert projection["horizon_blockers"][0]["pid"] == pid
+            found = samples(httpx.get(f"{stack.url}/metrics", timeout=10).text)
+            assert found["shop_projection_horizon_blocker_pid"] == [({}, float(pid))]
+            assert found["shop_projection_horizon_blocker_age_seconds"][0][1] >= 0
         wait_until(lambda: horizon_blockers(write) == [], timeout=10, what="no blocker")

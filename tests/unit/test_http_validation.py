@@ -29,6 +29,7 @@ import baseline_app.settings
 import cqrs_app.app
 import cqrs_app.settings
 from shop.errors import ApiError, not_found
+from shop.metrics import samples
 from shop.models import (
     BIGINT_MAX,
     MAX_BODY_BYTES,
@@ -437,6 +438,7 @@ VALID_REQUESTS: list[tuple[str, str, dict[str, Any], tuple[str, tuple[Any, ...]]
     ),
     ("GET", "/health", {}, ("health", ())),
     ("GET", "/metrics", {}, ("metrics", ())),
+    ("GET", "/metrics.json", {}, ("metrics", ())),
 ]
 
 
@@ -459,9 +461,40 @@ def test_valid_requests_reach_the_backend_with_parsed_values(
 
 def test_health_and_metrics_name_the_system(api: InProcessShop) -> None:
     assert api.request("GET", "/health").json() == {"status": "ok", "system": api.system}
-    metrics = api.request("GET", "/metrics").json()
+    metrics = api.request("GET", "/metrics.json").json()
     assert metrics["system"] == api.system
     assert metrics["requests"]["GET /health"] >= 1
+
+
+def test_metrics_are_prometheus_text_with_latency_per_route_template(api: InProcessShop) -> None:
+    def counts() -> dict[tuple[str, str, str], float]:
+        response = api.request("GET", "/metrics")
+        assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+        return {
+            (labels["route"], labels["method"], labels["status_class"]): value
+            for labels, value in samples(response.text)["shop_request_duration_seconds_count"]
+        }
+
+    order, unmatched = ("/orders/{order_id}", "GET", "2xx"), ("unmatched", "GET", "4xx")
+    before = counts()
+    api.request("GET", "/orders/7")
+    api.request("GET", "/orders/8")
+    api.request("GET", "/nope")
+    after = counts()
+    # one series per route template, never one per id
+    assert after[order] - before.get(order, 0) == 2
+    assert after[unmatched] - before.get(unmatched, 0) == 1
+    assert not [key for key in after if "/orders/7" in key[0]]
+    found = samples(api.request("GET", "/metrics").text)
+    assert found["shop_info"] == [({"system": api.system}, 1.0)]
+    (everything,) = [
+        value
+        for labels, value in found["shop_request_duration_seconds_bucket"]
+        if (labels["route"], labels["method"], labels["status_class"]) == order
+        and labels["le"] == "+Inf"
+    ]
+    assert everything == after[order]
+    assert found["shop_pool_in_use"] == [({"pool": "main"}, 0.0)]
 
 
 def test_a_valid_checkout_reaches_the_backend_parsed(api: InProcessShop) -> None:
@@ -499,7 +532,16 @@ def test_openapi_documents_every_endpoint(api: InProcessShop) -> None:
         "/dashboard/revenue",
         "/health",
         "/metrics",
+        "/metrics.json",
     } <= paths
+
+
+def test_openapi_says_metrics_answers_text_and_metrics_json_answers_json(
+    api: InProcessShop,
+) -> None:
+    paths = api.request("GET", "/openapi.json").json()["paths"]
+    assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+    assert set(paths["/metrics.json"]["get"]["responses"]["200"]["content"]) == {"application/json"}
 
 
 # -- what the backend raises -------------------------------------------------------------
@@ -553,19 +595,27 @@ def test_error_extras_reach_the_client(api: InProcessShop) -> None:
 def test_an_unexpected_exception_is_a_json_500_and_counted(
     api: InProcessShop, exc: BaseException
 ) -> None:
-    before = api.request("GET", "/metrics").json()["responses"].get("5xx", 0)
+    before = api.request("GET", "/metrics.json").json()["responses"].get("5xx", 0)
     api.backend.fail = exc
     error = assert_error(api.request("GET", "/orders/1"), 500, "internal_error")
     assert str(exc) not in error["message"]  # nothing of the inside leaks out
     api.backend.fail = None
-    assert api.request("GET", "/metrics").json()["responses"]["5xx"] == before + 1
+    assert api.request("GET", "/metrics.json").json()["responses"]["5xx"] == before + 1
 
 
 def test_request_counts_do_not_grow_with_invented_methods(api: InProcessShop) -> None:
     for n in range(5):
         api.request(f"X-INVENTED-{n}", "/health")
-    keys = api.request("GET", "/metrics").json()["requests"]
+    keys = api.request("GET", "/metrics.json").json()["requests"]
     assert not [key for key in keys if "INVENTED" in key]
+    methods = {
+        labels["method"]
+        for labels, _ in samples(api.request("GET", "/metrics").text)[
+            "shop_request_duration_seconds_count"
+        ]
+    }
+    assert "OTHER" in methods
+    assert not [method for method in methods if "INVENTED" in method]
 
 
 def test_an_integral_number_is_an_integer(api: InProcessShop) -> None:
