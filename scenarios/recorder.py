@@ -7,12 +7,15 @@ that dispatches arrivals.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+# recorder-<pid>.json beside the records: the recorder's own CPU seconds and rows
+FOOTPRINT_PREFIX = "recorder-"
 COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us")
 
 
@@ -54,6 +57,10 @@ class Recorder:
         self._flush_every = flush_every
         self._flush_after_s = flush_after_s
         self._flushed_at = time.monotonic()
+        # its own CPU (formatting rows on the event loop, writing them on the writer
+        # thread), written beside the records at close for the run's footprint
+        self._cpu_ns = 0
+        self._rows_recorded = 0
         self._handle: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         if self._handle.tell() == 0:
             self._handle.write(",".join(COLUMNS) + "\n")
@@ -70,14 +77,17 @@ class Recorder:
         status: int,
         lag_us: int = 0,
     ) -> None:
+        began = time.thread_time_ns()
         self._rows.append(
             f"{ts:.6f},{phase},{name},{latency_us},{int(ok)},{kind},{status},{lag_us}\n"
         )
+        self._rows_recorded += 1
         if (
             len(self._rows) >= self._flush_every
             or time.monotonic() - self._flushed_at > self._flush_after_s
         ):
             self.flush()
+        self._cpu_ns += time.thread_time_ns() - began
 
     def flush(self) -> None:
         batch = "".join(self._rows)
@@ -89,9 +99,11 @@ class Recorder:
             self._pending = self._background(self._write, batch)
 
     def _write(self, batch: str) -> None:
+        began = time.thread_time_ns()
         if batch:
             self._handle.write(batch)
         self._handle.flush()
+        self._cpu_ns += time.thread_time_ns() - began
 
     def close(self) -> None:
         batch = "".join(self._rows)
@@ -101,3 +113,6 @@ class Recorder:
             pending.get()  # the last background write lands before the file closes
         self._write(batch)
         self._handle.close()
+        footprint = {"cpu_seconds": round(self._cpu_ns / 1e9, 4), "rows": self._rows_recorded}
+        footprint_path = self.path.with_name(f"{FOOTPRINT_PREFIX}{os.getpid()}.json")
+        footprint_path.write_text(json.dumps(footprint))

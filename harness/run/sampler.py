@@ -19,9 +19,10 @@ import contextlib
 import csv
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import httpx
 import psutil
@@ -29,6 +30,7 @@ import psycopg
 
 from harness.providers.docker import container_cpu_seconds, docker_client
 
+T = TypeVar("T")
 GENERATOR = "locust"
 CACHE_STALENESS_FILE = "cache_staleness.csv"
 
@@ -126,6 +128,10 @@ class Sampler:
     # hot standbys (name -> DSN): how far behind the primary their replay is, each sample
     standbys: dict[str, str] = field(default_factory=dict)
     containers: dict[str, str] = field(default_factory=dict)  # name -> container id
+    # its own footprint, filled in as it runs: CPU of its thread, and its database queries
+    cpu_seconds: float = 0.0
+    db_queries: int = 0
+    db_query_seconds: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -142,7 +148,22 @@ class Sampler:
     def add_component(self, name: str, pid: int) -> None:
         self.components = {**self.components, name: pid}
 
+    def footprint(self) -> dict[str, Any]:
+        """What sampling cost: its thread's CPU and its queries' time on the databases."""
+        return {
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "db_queries": self.db_queries,
+            "db_query_seconds": round(self.db_query_seconds, 3),
+        }
+
     def _run(self) -> None:
+        started = time.thread_time()
+        try:
+            self._sample_until_stopped()
+        finally:
+            self.cpu_seconds = time.thread_time() - started
+
+    def _sample_until_stopped(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         trees: dict[str, _Tree | _Container] = {}
         connections: dict[str, psycopg.Connection[Any]] = {}
@@ -225,15 +246,23 @@ class Sampler:
                             )
                 last = now
                 for name, dsn in self.databases.items():
-                    row = self._db_activity(connections, name, dsn)
+                    row = self._timed(self._db_activity, connections, name, dsn)
                     if row is not None:
                         activity.writerow([f"{now:.3f}", name, *row])
                 if self.app_url is not None:
                     self._app_metrics(client, now, app, lag, cache)
                 for name, dsn in self.standbys.items():
-                    behind = self._replay_lag_ms(connections, f"standby:{name}", dsn)
+                    behind = self._timed(self._replay_lag_ms, connections, f"standby:{name}", dsn)
                     if behind is not None:
                         replica.writerow([f"{now:.3f}", name, f"{behind:.1f}"])
+
+    def _timed(self, query: Callable[..., T], *args: Any) -> T:
+        began = time.perf_counter()
+        try:
+            return query(*args)
+        finally:
+            self.db_queries += 1
+            self.db_query_seconds += time.perf_counter() - began
 
     def _writer(self, files: contextlib.ExitStack, name: str, header: list[str]) -> Any:
         handle: TextIO = files.enter_context(open(self.directory / name, "w", newline=""))  # noqa: SIM115
