@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,13 +64,19 @@ def held(step: dict[str, Any]) -> bool:
 def checkout_ladder(
     url: str, spec: DatasetSpec, rates: tuple[float, ...], seconds: float
 ) -> list[dict[str, Any]]:
-    """Each rate in turn on the same stack, up to the first one it does not hold."""
+    """Each rate in turn on the same stack, up to the first one it does not hold.
+
+    Each step lasts at least ``seconds`` and long enough for the 1,000
+    checkouts a p99 needs.
+    """
     steps = []
     for rate in rates:
-        driven = asyncio.run(drive_app(url, spec, rate, seconds))
+        step_seconds = max(seconds, math.ceil(stats.min_samples(99) / rate))
+        driven = asyncio.run(drive_app(url, spec, rate, step_seconds))
         summary = driven.summary() if driven.latencies_ms else {"p99_ms": None}
         step = {
             "rate_per_s": rate,
+            "seconds": step_seconds,
             "ok": len(driven.latencies_ms),
             "rejected": len(driven.rejected_ms),
             "failed": driven.failures,
