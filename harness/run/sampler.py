@@ -49,18 +49,56 @@ FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backen
 """
 
 
-def tree_cpu_seconds(root_pid: int) -> tuple[float, float, dict[int, float]] | None:
+def children_map() -> dict[int, list[int]]:
+    """Every process's children, from one pass over the process table.
+
+    One pass per sample serves every component's tree; asking each tree for
+    its children would read the whole process table once per component.
+    """
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(proc.pid)
+    return children
+
+
+def _descendants(root_pid: int, children: dict[int, list[int]]) -> list[int]:
+    found, pending = [], list(children.get(root_pid, ()))
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, ()))
+    return found
+
+
+def _processes(pids: list[int]) -> list[psutil.Process]:
+    """The processes still alive among ``pids`` (one that exited is counted by its parent)."""
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(psutil.Process(pid))
+    return found
+
+
+def tree_cpu_seconds(
+    root_pid: int, children: dict[int, list[int]] | None = None
+) -> tuple[float, float, dict[int, float]] | None:
     """CPU seconds a process tree has used so far, its RSS in MiB, and each live process's own.
 
     Exited processes count too: a process's ``children_*`` times hold every
     child it has reaped (a postmaster reaps its backends, parallel workers
     and autovacuum workers), so the total only grows, and its difference
     between two samples is the CPU used in between, short-lived processes
-    included. None when the root itself is gone.
+    included. None when the root itself is gone. ``children`` (from
+    :func:`children_map`) spares a pass over the process table.
     """
     try:
         root = psutil.Process(root_pid)
-        family = [root, *root.children(recursive=True)]
+        if children is None:
+            family = [root, *root.children(recursive=True)]
+        else:
+            family = [root, *_processes(_descendants(root_pid, children))]
     except psutil.NoSuchProcess:
         return None
     total = 0.0
@@ -84,9 +122,11 @@ class _Tree:
     total: float | None = None  # tree CPU seconds at the last sample
     own: dict[int, float] = field(default_factory=dict)
 
-    def sample(self) -> tuple[float, float, dict[int, float]]:
+    def sample(
+        self, children: dict[int, list[int]] | None = None
+    ) -> tuple[float, float, dict[int, float]]:
         """CPU seconds used since the last sample, RSS in MiB, and each process's own share."""
-        found = tree_cpu_seconds(self.root)
+        found = tree_cpu_seconds(self.root, children)
         if found is None:
             return 0.0, 0.0, {}
         total, rss, own = found
@@ -108,7 +148,9 @@ class _Container:
     container_id: str
     total: float | None = None
 
-    def sample(self) -> tuple[float, float, dict[int, float]]:
+    def sample(
+        self, children: dict[int, list[int]] | None = None
+    ) -> tuple[float, float, dict[int, float]]:
         found = container_cpu_seconds(self.client, self.container_id)
         if found is None:
             return 0.0, 0.0, {}
@@ -216,15 +258,16 @@ class Sampler:
                 now = time.time()
                 wall = now - last
                 fresh = set()
+                children = children_map()
                 for name, pid in self.components.items():
                     if name not in trees:  # added since the last sample: measured from now on
                         trees[name] = _Tree(pid)
-                        trees[name].sample()
+                        trees[name].sample(children)
                         fresh.add(name)
                 for name, tree in trees.items():
                     if name in fresh:
                         continue
-                    used, rss, per_process = tree.sample()
+                    used, rss, per_process = tree.sample(children)
                     resources.writerow(
                         [
                             f"{now:.3f}",
