@@ -204,15 +204,25 @@ def run_pgbench(
         )
         if result.returncode != 0:
             raise EnvironmentProblem(f"pgbench failed: {result.stderr.strip().splitlines()[-1:]}")
-        latencies = []
-        failed = 0
-        for log in Path(tmp).glob("log*"):
-            for line in log.read_text().splitlines():
-                fields = line.split()
-                if fields[2].isdigit():  # µs, from the scheduled start under -R
-                    latencies.append(int(fields[2]) / 1000)
-                else:  # "failed" (or "skipped"): counted, never left out
-                    failed += 1
+        return read_pgbench_logs(Path(tmp))
+
+
+def read_pgbench_logs(directory: Path) -> PgbenchResult:
+    """Every transaction in pgbench's per-transaction logs: a latency, or a failure.
+
+    The third field is the latency in µs (from the scheduled start under
+    ``-R``), or ``failed`` / ``skipped`` for a transaction that did not
+    complete: those are counted, never left out.
+    """
+    latencies = []
+    failed = 0
+    for log in directory.glob("log*"):
+        for line in log.read_text().splitlines():
+            fields = line.split()
+            if fields[2].isdigit():
+                latencies.append(int(fields[2]) / 1000)
+            else:
+                failed += 1
     return PgbenchResult(latencies, failed)
 
 
