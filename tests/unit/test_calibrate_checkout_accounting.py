@@ -10,13 +10,13 @@ from harness.calibrate.checkout import DriveResult, read_pgbench_logs
 def test_rejected_and_failed_requests_are_counted_and_enter_the_answered_percentiles() -> None:
     result = DriveResult(
         scheduled=60,
-        latencies_ms=[1.0] * 30,
-        rejected_ms=[50.0] * 20,
+        latencies_ms=[1.0] * 20,
+        rejected_ms=[50.0] * 25,
         failed_ms=[90.0] * 5,
-        unanswered=5,
+        unanswered=10,
     )
     summary = result.summary()
-    assert (summary["ok"], summary["rejected"], summary["failed"]) == (30, 20, 10)
+    assert (summary["ok"], summary["rejected"], summary["failed"]) == (20, 25, 15)
     assert summary["ok"] + summary["rejected"] + summary["failed"] == summary["scheduled"]
     assert summary["p50_ms"] == 1.0  # successes alone
     assert summary["answered_p50_ms"] == 50.0  # every answer, whatever its status
