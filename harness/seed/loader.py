@@ -176,14 +176,12 @@ def load_generated(
 
 
 def generated_parts(generator: ShopGenerator) -> Iterator[tuple[str, bytes, int]]:
-    """(table, data, rows) in load order: the orders' streams first, so their COPY starts
-    at once; users (no key binds them before the load ends) and products (their stock
-    needs the sales) are made while those streams drain what is queued."""
+    """(table, data, rows) in load order; products come last (their stock needs sales)."""
+    yield "users", generator.users_tsv(), generator.spec.users
     units = np.zeros(generator.spec.products, dtype=np.int64)
     for chunk in generator.order_chunks():
         units += chunk.units_sold
         yield from _chunk_parts(chunk)
-    yield "users", generator.users_tsv(), generator.spec.users
     yield "products", generator.products_tsv(units), generator.spec.products
 
 
@@ -213,6 +211,8 @@ def load_parts(
             rows[table] += count
             if progress is not None:
                 progress(count)
+            if table == "users":
+                streams[table].finish()  # small; done before the stream of orders
         for stream in streams.values():
             stream.finish()
     except BaseException:
