@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
@@ -15,7 +16,8 @@ async def write_outbox(conn: AsyncConnection[Any], order: PlacedOrder) -> dict[s
     """Record the event in the same transaction as the order (no dual write, no publish)."""
     event = order_placed(order)
     await conn.execute(
-        "INSERT INTO outbox (event_type, payload) VALUES (%s, %s)", (ORDER_PLACED, Jsonb(event))
+        "INSERT INTO outbox (event_type, payload) VALUES (%s, %s)",
+        (ORDER_PLACED, Jsonb(event, dumps=orjson.dumps)),
     )
     return {
         "status_label": event["status_label"],

@@ -7,12 +7,15 @@ that dispatches arrivals.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+# recorder-<pid>.json beside the records: the recorder's own CPU seconds and rows
+FOOTPRINT_PREFIX = "recorder-"
 COLUMNS = ("ts", "phase", "name", "latency_us", "ok", "kind", "status", "lag_us", "error")
 # a failure's message is cut here: the report groups failures by it, not a log
 MAX_MESSAGE = 200
@@ -93,9 +96,15 @@ class Recorder:
         flush_after_s: float = 1.0,
         background: Callable[[Callable[[str], None], str], Any] | None = None,
         close: Callable[[], None] | None = None,
+        footprint_path: Path | None = None,
     ) -> None:
         self._sink = sink
         self._close = close
+        # its own CPU (formatting rows on the event loop, handing them to the sink on the
+        # writer thread), written to ``footprint_path`` at close for the run's footprint
+        self._footprint_path = footprint_path
+        self._cpu_ns = 0
+        self._rows_recorded = 0
         self._background = background
         self._rows: list[str] = []
         self._flush_every = flush_every
@@ -111,7 +120,12 @@ class Recorder:
     ) -> Recorder:
         """Records of this process in ``requests-<pid>.csv`` of ``directory``."""
         out = RecordFile(directory / f"requests-{os.getpid()}.csv")
-        return cls(out.write, background=background, close=out.close)
+        return cls(
+            out.write,
+            background=background,
+            close=out.close,
+            footprint_path=directory / f"{FOOTPRINT_PREFIX}{os.getpid()}.json",
+        )
 
     def record(
         self,
@@ -125,10 +139,13 @@ class Recorder:
         lag_us: int = 0,
         error: str = "",
     ) -> None:
+        began = time.thread_time_ns()
         self._rows.append(
             f"{ts:.6f},{phase},{name},{latency_us},{int(ok)},{kind},{status},{lag_us},"
             f"{csv_text(error) if error else ''}\n"
         )
+        self._rows_recorded += 1
+        self._cpu_ns += time.thread_time_ns() - began  # a flush below counts its own
         if (
             len(self._rows) >= self._flush_every
             or time.monotonic() - self._flushed_at > self._flush_after_s
@@ -140,15 +157,23 @@ class Recorder:
         self._rows.clear()
         self._flushed_at = time.monotonic()
         if self._background is None:
-            self._sink(batch)
+            self._deliver(batch)
         else:
-            self._pending = self._background(self._sink, batch)
+            self._pending = self._background(self._deliver, batch)
+
+    def _deliver(self, batch: str) -> None:
+        began = time.thread_time_ns()
+        self._sink(batch)
+        self._cpu_ns += time.thread_time_ns() - began
 
     def close(self) -> None:
         batch = "".join(self._rows)
         self._rows.clear()
         if self._pending is not None:
             self._pending.get()  # the last background write lands before the file closes
-        self._sink(batch)
+        self._deliver(batch)
         if self._close is not None:
             self._close()
+        if self._footprint_path is not None:
+            footprint = {"cpu_seconds": round(self._cpu_ns / 1e9, 4), "rows": self._rows_recorded}
+            self._footprint_path.write_text(json.dumps(footprint))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import psycopg
 import psycopg_pool
 from fastapi import FastAPI, Request
@@ -32,8 +33,17 @@ def not_found(what: str, ident: object) -> ApiError:
     return ApiError(404, f"{what}_not_found", f"{what.replace('_', ' ')} {ident} does not exist")
 
 
+class OrjsonResponse(JSONResponse):
+    """A JSON answer encoded by orjson (the shop's bodies are plain dicts, str, int, float)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+    return OrjsonResponse(
+        {"error": {"code": code, "message": message, **extra}}, status_code=status
+    )
 
 
 RECOVERY_CONFLICT = "recovery_conflict"

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,46 @@ class CalibrateCqrsConfig:
     seconds: float = 15.0
     backlog: int = 20_000
     dashboard_requests: int = 200
+    # rising checkout rates, each driven for ``seconds``: the highest held is reported
+    ladder: tuple[float, ...] = ()
     pg_bin_dir: Path | None = None
+
+
+MAX_HELD_P99_MS = 100.0
+
+
+def held(step: dict[str, Any]) -> bool:
+    """The stack held a rate: nothing failed and checkout p99 stayed under 100 ms."""
+    p99 = step["p99_ms"]
+    return step["failed"] == 0 and p99 is not None and p99 < MAX_HELD_P99_MS
+
+
+def checkout_ladder(
+    url: str, spec: DatasetSpec, rates: tuple[float, ...], seconds: float
+) -> list[dict[str, Any]]:
+    """Each rate in turn on the same stack, up to the first one it does not hold.
+
+    Each step lasts at least ``seconds`` and long enough for the 1,000
+    checkouts a p99 needs.
+    """
+    steps = []
+    for rate in rates:
+        step_seconds = max(seconds, math.ceil(stats.min_samples(99) / rate))
+        driven = asyncio.run(drive_app(url, spec, rate, step_seconds))
+        summary = driven.summary() if driven.latencies_ms else {"p99_ms": None}
+        step = {
+            "rate_per_s": rate,
+            "seconds": step_seconds,
+            "ok": len(driven.latencies_ms),
+            "rejected": len(driven.rejected_ms),
+            "failed": driven.failures,
+            "p50_ms": summary.get("p50_ms"),
+            "p99_ms": summary["p99_ms"],
+        }
+        steps.append(step)
+        if not held(step):
+            break
+    return steps
 
 
 async def dashboard_latencies(url: str, count: int) -> list[float]:
@@ -70,6 +110,7 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         lags = [lag for _, _, lag in projection_lags(read, last_order)]
 
         dashboard = asyncio.run(dashboard_latencies(stack.url, config.dashboard_requests))
+        ladder = checkout_ladder(stack.url, config.spec, config.ladder, config.seconds)
 
         stack.services["projector"].stop()
         with psycopg.connect(write) as conn:
@@ -92,6 +133,7 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         "rate_per_s": config.rate,
         "seconds": config.seconds,
         "checkouts": len(checkout.latencies_ms),
+        "rejected": len(checkout.rejected_ms),
         "failures": checkout.failures,
         "achieved_rps": round(len(checkout.latencies_ms) / config.seconds, 1),
         "checkout": percentiles(checkout.latencies_ms),
@@ -109,5 +151,9 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
             **percentiles(dashboard),
             "p95_ms": stats.percentile(dashboard, 95),
         },
+        "ladder": ladder,
+        "max_rate_held_p99_under_100ms": max(
+            (step["rate_per_s"] for step in ladder if held(step)), default=None
+        ),
         "targets": {"lag_p99_ms": 100, "catch_up_events_per_s": 5000, "dashboard_p95_ms": 10},
     }

@@ -1,7 +1,7 @@
 """``cqrs-bench calibrate seed``: the seeder measured against this machine's limits.
 
 On one cluster with the bulk-load settings it times three ways of loading
-the same kind of rows:
+the same kind of rows (the first two twice each, in ABBA order):
 - the seeder (generate with numpy, stream binary COPY while generating);
 - a raw COPY of the very same rows already formatted in memory: nothing is
   generated while it runs, so it is the most this machine and PostgreSQL can
@@ -57,8 +57,8 @@ def time_seeder(endpoint: Endpoint, spec: DatasetSpec) -> tuple[int, float]:
     return result.total_rows, result.load_seconds
 
 
-def time_raw_copy(endpoint: Endpoint, spec: DatasetSpec) -> tuple[int, float]:
-    parts = list(generated_parts(ShopGenerator(spec)))  # formatted before the clock starts
+def time_raw_copy(endpoint: Endpoint, parts: list[tuple[str, bytes, int]]) -> tuple[int, float]:
+    """The same rows, formatted before the clock starts: nothing but the COPY streams."""
     result = load_parts(endpoint, parts, None, constraints=False)
     return result.total_rows, result.load_seconds
 
@@ -120,17 +120,29 @@ def calibrate_seed(config: CalibrateSeedConfig) -> dict[str, Any]:
     )
     with cluster:
         endpoint = cluster.endpoint
-        seeder_rows, seeder_s = time_seeder(endpoint, spec)
-        _drop_tables(endpoint)
-        raw_rows, raw_s = time_raw_copy(endpoint, spec)
-        _drop_tables(endpoint)
+        parts = list(generated_parts(ShopGenerator(spec)))
+        # ABBA: seeder, raw, raw, seeder on the same cluster, so what drifts over the
+        # passes (a cluster that warms up, the machine's other load) weighs on both alike
+        passes: dict[str, list[float]] = {"seeder": [], "raw": []}
+        for kind in ("seeder", "raw", "raw", "seeder"):
+            if kind == "seeder":
+                seeder_rows, seconds = time_seeder(endpoint, spec)
+            else:
+                raw_rows, seconds = time_raw_copy(endpoint, parts)
+            passes[kind].append(seconds)
+            _drop_tables(endpoint)
+        del parts
         naive_rows, naive_s = time_naive(endpoint, config.naive_orders, config.seed)
+    seeder_s, raw_s = sum(passes["seeder"]) / 2, sum(passes["raw"]) / 2
     seeder_rate = seeder_rows / seeder_s
     raw_rate = raw_rows / raw_s
     naive_rate = naive_rows / naive_s
     return {
         "orders": config.orders,
         "rows": seeder_rows,
+        "order": "seeder, raw, raw, seeder (ABBA); seconds are the mean of each pair",
+        "seeder_passes_seconds": [round(x, 3) for x in passes["seeder"]],
+        "raw_copy_passes_seconds": [round(x, 3) for x in passes["raw"]],
         "seeder_seconds": round(seeder_s, 3),
         "seeder_rows_per_s": round(seeder_rate),
         "raw_copy_seconds": round(raw_s, 3),
@@ -140,5 +152,5 @@ def calibrate_seed(config: CalibrateSeedConfig) -> dict[str, Any]:
         "naive_rows_per_s": round(naive_rate),
         "ratio_to_raw_copy": round(seeder_rate / raw_rate, 3),
         "speedup_over_naive": round(seeder_rate / naive_rate, 1),
-        "target_ratio_to_raw_copy": 0.6,
+        "target_ratio_to_raw_copy": 0.8,
     }

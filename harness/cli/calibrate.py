@@ -89,6 +89,14 @@ def calibrate_projector_command(
     backlog: Annotated[
         int, typer.Option("--backlog", min=100, help="Events for catch-up.")
     ] = 20_000,
+    ladder: Annotated[
+        str,
+        typer.Option(
+            "--ladder",
+            help="Checkout rates to climb, comma-separated, rising, each for --seconds: "
+            "the highest the stack holds with checkout p99 under 100 ms is reported.",
+        ),
+    ] = "",
     profile: ProfileOpt = "smoke",
     pg_bin_dir: PgBinDirOpt = None,
     json_output: JsonOpt = False,
@@ -96,6 +104,7 @@ def calibrate_projector_command(
     """CQRS targets: projection lag at a sustained rate, catch-up rate, dashboard latency.
 
     Example: cqrs-bench calibrate projector --rate 200 --profile standard
+    Example: cqrs-bench calibrate projector --ladder 25,50,100,150,200 --seconds 10
     """
     from harness.calibrate.projector import (
         CalibrateCqrsConfig,
@@ -111,6 +120,7 @@ def calibrate_projector_command(
             rate=rate,
             seconds=seconds,
             backlog=backlog,
+            ladder=parse_rates(ladder, "--ladder") if ladder else (),
             pg_bin_dir=pg_bin_dir,
         )
     )
@@ -140,15 +150,23 @@ def calibrate_driver_command(
     """
     from harness.calibrate.driver import CalibrateDriverConfig, calibrate_driver
     from harness.cli.views import render_driver_calibration
+
+    report = calibrate_driver(
+        CalibrateDriverConfig(
+            latency_ms=latency_ms, seconds=seconds, rates=parse_rates(rates, "--rates")
+        )
+    )
+    output(report, json_output, render_driver_calibration)
+
+
+def parse_rates(text: str, option: str) -> tuple[float, ...]:
+    """Positive rates in rising order from "50,100,200"; anything else is refused."""
     from harness.core.errors import BadInput
 
     try:
-        ladder = tuple(float(r) for r in rates.split(",") if r.strip())
+        rates = tuple(float(r) for r in text.split(",") if r.strip())
     except ValueError:
-        raise BadInput(f"--rates takes numbers separated by commas, got {rates!r}") from None
-    if not ladder or any(r <= 0 for r in ladder) or list(ladder) != sorted(ladder):
-        raise BadInput(f"--rates takes positive rates in rising order, got {rates!r}")
-    report = calibrate_driver(
-        CalibrateDriverConfig(latency_ms=latency_ms, seconds=seconds, rates=ladder)
-    )
-    output(report, json_output, render_driver_calibration)
+        raise BadInput(f"{option} takes numbers separated by commas, got {text!r}") from None
+    if not rates or any(r <= 0 for r in rates) or list(rates) != sorted(rates):
+        raise BadInput(f"{option} takes positive rates in rising order, got {text!r}")
+    return rates

@@ -959,6 +959,13 @@ class RunInfo:
     def phase_seconds(self) -> dict[str, float]:
         return {name: float(seconds) for name, seconds in self.load_plan().phase_seconds.items()}
 
+    def harness_footprint(self, system: str) -> HarnessFootprint | None:
+        """What the harness used while it drove ``system`` (None: a run from before it was kept)."""
+        found = self.systems_detail.get(system, {}).get("harness_footprint")
+        if found is None:
+            return None
+        return HarnessFootprint.from_json(found, f"run.json: systems_detail.{system}")
+
 
 def _run_trials(node: _Reader) -> dict[str, Any]:
     """``run.json``'s ``trials`` (absent: one trial per system, the files in ``<system>/``)."""
@@ -969,3 +976,87 @@ def _run_trials(node: _Reader) -> dict[str, Any]:
     if count < 1:
         raise trials.wrong("count", "a positive integer", count)
     return {"repeat": count, "trial_order": trials.texts("order")}
+
+
+# --- the harness's own footprint (run.json, each system's detail) ---------------------------
+
+
+@dataclass(frozen=True)
+class HarnessFootprint:
+    """What the harness itself used while it drove one system (``harness_footprint``).
+
+    CPU seconds over the load window (``seconds``) of the orchestrator process
+    (the sampler's thread taken out), the sampler's thread, and the recorders
+    in the load generator's processes (formatting and writing the per-request
+    rows); the sampler's queries against the databases under test, how many
+    and their total time as the sampler saw it.
+    """
+
+    seconds: float
+    orchestrator_cpu_s: float
+    sampler_cpu_s: float
+    recorder_cpu_s: float | None  # None: no recorder wrote its footprint
+    recorded_rows: int
+    sampler_db_queries: int
+    sampler_db_query_s: float
+
+    @classmethod
+    def measured(
+        cls,
+        *,
+        seconds: float,
+        orchestrator_cpu_s: float,
+        sampler: Mapping[str, Any],
+        recorders: list[Mapping[str, Any]],
+    ) -> HarnessFootprint:
+        return cls(
+            seconds=round(seconds, 3),
+            orchestrator_cpu_s=round(max(0.0, orchestrator_cpu_s), 3),
+            sampler_cpu_s=float(sampler["cpu_seconds"]),
+            recorder_cpu_s=round(sum(float(r["cpu_seconds"]) for r in recorders), 3)
+            if recorders
+            else None,
+            recorded_rows=sum(int(r["rows"]) for r in recorders),
+            sampler_db_queries=int(sampler["db_queries"]),
+            sampler_db_query_s=float(sampler["db_query_seconds"]),
+        )
+
+    @classmethod
+    def from_json(cls, data: object, source: str = "harness_footprint") -> HarnessFootprint:
+        node = _Reader(source, "", data)
+        recorder = node.data.get("recorder_cpu_s")
+        if recorder is not None and not isinstance(recorder, int | float):
+            raise node.wrong("recorder_cpu_s", "a number or null", recorder)
+        return cls(
+            seconds=node.number("seconds"),
+            orchestrator_cpu_s=node.number("orchestrator_cpu_s"),
+            sampler_cpu_s=node.number("sampler_cpu_s"),
+            recorder_cpu_s=None if recorder is None else float(recorder),
+            recorded_rows=node.integer("recorded_rows"),
+            sampler_db_queries=node.integer("sampler_db_queries"),
+            sampler_db_query_s=node.number("sampler_db_query_s"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds,
+            "orchestrator_cpu_s": self.orchestrator_cpu_s,
+            "sampler_cpu_s": self.sampler_cpu_s,
+            "recorder_cpu_s": self.recorder_cpu_s,
+            "recorded_rows": self.recorded_rows,
+            "sampler_db_queries": self.sampler_db_queries,
+            "sampler_db_query_s": self.sampler_db_query_s,
+            "pct_of_one_core": self.pct_of_one_core,
+        }
+
+    @property
+    def total_cpu_s(self) -> float | None:
+        if self.recorder_cpu_s is None:
+            return None
+        return self.orchestrator_cpu_s + self.sampler_cpu_s + self.recorder_cpu_s
+
+    @property
+    def pct_of_one_core(self) -> float | None:
+        """The harness's CPU (all three parts) in % of one core over the window."""
+        total = self.total_cpu_s
+        return None if total is None or not self.seconds else round(100 * total / self.seconds, 2)

@@ -13,8 +13,10 @@ from the cached dataset; a trial's raw files go to ``<system>/trial-<k>/``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
+import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +37,7 @@ from harness.providers.binaries import find_binaries
 from harness.providers.docker import container_limits, docker_client
 from harness.results.decision import Thresholds
 from harness.results.files import LOCUST_REPORT, trial_dir, write_run_info, write_summary
-from harness.results.model import RunInfo, Summary
+from harness.results.model import HarnessFootprint, RunInfo, Summary
 from harness.results.summarize import summarize_run
 from harness.run.live import LiveProgress, RunWatcher
 from harness.run.provenance import git_sha, machine, versions
@@ -53,6 +55,7 @@ from harness.stack.stacks import (
     SystemKind,
 )
 from scenarios.plan import PLAN_ENV, LoadPlan
+from scenarios.recorder import FOOTPRINT_PREFIX
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -317,6 +320,7 @@ def _drive(
         niceness=GENERATOR_NICENESS,
     )
     started = time.time()
+    own_cpu_before = _process_cpu_seconds()
     standbys = {} if stack is None else dict(stack.config.topology.standbys)
     sampler = Sampler(
         directory,
@@ -340,7 +344,26 @@ def _drive(
             raise EnvironmentProblem(
                 f"Locust did not finish within {deadline:.0f} s; see {directory}/logs"
             )
-    return {"url": url, "locust_exit_code": code, "seconds": round(time.time() - started, 1)}
+    seconds = time.time() - started
+    own_cpu = _process_cpu_seconds() - own_cpu_before
+    footprint = HarnessFootprint.measured(
+        seconds=seconds,
+        orchestrator_cpu_s=own_cpu - sampler.cpu_seconds,
+        sampler=sampler.footprint(),
+        recorders=[json.loads(f.read_text()) for f in directory.glob(f"{FOOTPRINT_PREFIX}*.json")],
+    )
+    return {
+        "url": url,
+        "locust_exit_code": code,
+        "seconds": round(seconds, 1),
+        "harness_footprint": footprint.to_json(),
+    }
+
+
+def _process_cpu_seconds() -> float:
+    """This process's CPU so far, every thread (the sampler's included), no child's."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _applied_limits(containers: dict[str, str]) -> dict[str, Any]:

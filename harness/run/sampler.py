@@ -24,9 +24,10 @@ import contextlib
 import csv
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import httpx
 import psutil
@@ -35,6 +36,7 @@ import psycopg
 from harness.providers.docker import container_cpu_seconds, docker_client
 from shop.metrics import samples
 
+T = TypeVar("T")
 GENERATOR = "locust"
 CACHE_STALENESS_FILE = "cache_staleness.csv"
 PROJECTOR_FILE = "projector.csv"
@@ -55,18 +57,56 @@ FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backen
 """
 
 
-def tree_cpu_seconds(root_pid: int) -> tuple[float, float, dict[int, float]] | None:
+def children_map() -> dict[int, list[int]]:
+    """Every process's children, from one pass over the process table.
+
+    One pass per sample serves every component's tree; asking each tree for
+    its children would read the whole process table once per component.
+    """
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(proc.pid)
+    return children
+
+
+def _descendants(root_pid: int, children: dict[int, list[int]]) -> list[int]:
+    found, pending = [], list(children.get(root_pid, ()))
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, ()))
+    return found
+
+
+def _processes(pids: list[int]) -> list[psutil.Process]:
+    """The processes still alive among ``pids`` (one that exited is counted by its parent)."""
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(psutil.Process(pid))
+    return found
+
+
+def tree_cpu_seconds(
+    root_pid: int, children: dict[int, list[int]] | None = None
+) -> tuple[float, float, dict[int, float]] | None:
     """CPU seconds a process tree has used so far, its RSS in MiB, and each live process's own.
 
     Exited processes count too: a process's ``children_*`` times hold every
     child it has reaped (a postmaster reaps its backends, parallel workers
     and autovacuum workers), so the total only grows, and its difference
     between two samples is the CPU used in between, short-lived processes
-    included. None when the root itself is gone.
+    included. None when the root itself is gone. ``children`` (from
+    :func:`children_map`) spares a pass over the process table.
     """
     try:
         root = psutil.Process(root_pid)
-        family = [root, *root.children(recursive=True)]
+        if children is None:
+            family = [root, *root.children(recursive=True)]
+        else:
+            family = [root, *_processes(_descendants(root_pid, children))]
     except psutil.NoSuchProcess:
         return None
     total = 0.0
@@ -90,9 +130,11 @@ class _Tree:
     total: float | None = None  # tree CPU seconds at the last sample
     own: dict[int, float] = field(default_factory=dict)
 
-    def sample(self) -> tuple[float, float, dict[int, float]]:
+    def sample(
+        self, children: dict[int, list[int]] | None = None
+    ) -> tuple[float, float, dict[int, float]]:
         """CPU seconds used since the last sample, RSS in MiB, and each process's own share."""
-        found = tree_cpu_seconds(self.root)
+        found = tree_cpu_seconds(self.root, children)
         if found is None:
             return 0.0, 0.0, {}
         total, rss, own = found
@@ -114,7 +156,9 @@ class _Container:
     container_id: str
     total: float | None = None
 
-    def sample(self) -> tuple[float, float, dict[int, float]]:
+    def sample(
+        self, children: dict[int, list[int]] | None = None
+    ) -> tuple[float, float, dict[int, float]]:
         found = container_cpu_seconds(self.client, self.container_id)
         if found is None:
             return 0.0, 0.0, {}
@@ -135,6 +179,10 @@ class Sampler:
     standbys: dict[str, str] = field(default_factory=dict)
     containers: dict[str, str] = field(default_factory=dict)  # name -> container id
     projector_metrics_url: str | None = None  # the projector's Prometheus endpoint
+    # its own footprint, filled in as it runs: CPU of its thread, and its database queries
+    cpu_seconds: float = 0.0
+    db_queries: int = 0
+    db_query_seconds: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -151,7 +199,22 @@ class Sampler:
     def add_component(self, name: str, pid: int) -> None:
         self.components = {**self.components, name: pid}
 
+    def footprint(self) -> dict[str, Any]:
+        """What sampling cost: its thread's CPU and its queries' time on the databases."""
+        return {
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "db_queries": self.db_queries,
+            "db_query_seconds": round(self.db_query_seconds, 3),
+        }
+
     def _run(self) -> None:
+        started = time.thread_time()
+        try:
+            self._sample_until_stopped()
+        finally:
+            self.cpu_seconds = time.thread_time() - started
+
+    def _sample_until_stopped(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         trees: dict[str, _Tree | _Container] = {}
         connections: dict[str, psycopg.Connection[Any]] = {}
@@ -209,15 +272,16 @@ class Sampler:
                 now = time.time()
                 wall = now - last
                 fresh = set()
+                children = children_map()
                 for name, pid in self.components.items():
                     if name not in trees:  # added since the last sample: measured from now on
                         trees[name] = _Tree(pid)
-                        trees[name].sample()
+                        trees[name].sample(children)
                         fresh.add(name)
                 for name, tree in trees.items():
                     if name in fresh:
                         continue
-                    used, rss, per_process = tree.sample()
+                    used, rss, per_process = tree.sample(children)
                     resources.writerow(
                         [
                             f"{now:.3f}",
@@ -239,7 +303,7 @@ class Sampler:
                             )
                 last = now
                 for name, dsn in self.databases.items():
-                    row = self._db_activity(connections, name, dsn)
+                    row = self._timed(self._db_activity, connections, name, dsn)
                     if row is not None:
                         activity.writerow([f"{now:.3f}", name, *row])
                 if self.app_url is not None:
@@ -251,9 +315,17 @@ class Sampler:
                     if found is not None:
                         _projector_metrics(found, now, projector)
                 for name, dsn in self.standbys.items():
-                    behind = self._replay_lag_ms(connections, f"standby:{name}", dsn)
+                    behind = self._timed(self._replay_lag_ms, connections, f"standby:{name}", dsn)
                     if behind is not None:
                         replica.writerow([f"{now:.3f}", name, f"{behind:.1f}"])
+
+    def _timed(self, query: Callable[..., T], *args: Any) -> T:
+        began = time.perf_counter()
+        try:
+            return query(*args)
+        finally:
+            self.db_queries += 1
+            self.db_query_seconds += time.perf_counter() - began
 
     def _writer(self, files: contextlib.ExitStack, name: str, header: list[str]) -> Any:
         handle: TextIO = files.enter_context(open(self.directory / name, "w", newline=""))  # noqa: SIM115

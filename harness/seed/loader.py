@@ -130,7 +130,9 @@ class TableStream:
                     if self.binary:
                         copy.write(HEADER)
                     while (data := self._queue.get()) is not None:
-                        copy.write(data)
+                        # a memoryview: psycopg cuts big blocks into pieces, and slicing
+                        # bytes would copy each piece once more before libpq copies it
+                        copy.write(memoryview(data))
                     if self.binary:
                         copy.write(TRAILER)
                 conn.commit()
