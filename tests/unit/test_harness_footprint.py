@@ -13,7 +13,7 @@ from scenarios.recorder import FOOTPRINT_PREFIX, Recorder
 
 
 def test_recorder_writes_its_cpu_and_rows_beside_the_records(tmp_path: Path) -> None:
-    recorder = Recorder(tmp_path, flush_every=10)
+    recorder = Recorder.to_file(tmp_path)
     for i in range(2_000):
         recorder.record(float(i), "steady", "checkout", 1_000, True, "", 200)
     recorder.close()
