@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -23,11 +24,12 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
-from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.console import human
+from harness.core.errors import BadInput, EnvironmentProblem, HarnessError
 from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import stacks_dir
-from harness.core.processes import ProcessIdentity, stop_tree
+from harness.core.processes import ExpectedProcess, ProcessIdentity, stop_tree, within
 from harness.providers import (
     ProviderConfig,
     check_provider,
@@ -37,7 +39,7 @@ from harness.providers import (
 from harness.providers.base import CacheServer, Cluster
 from harness.providers.cache import make_cache_server
 from harness.providers.docker import DockerCluster, containers_running, remove_containers
-from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
+from harness.providers.local import recorded_cluster_alive, remove_cluster_directory
 from harness.seed.command import prepare_dataset
 from harness.seed.datasets import Dataset, DatasetKind, load_into
 from harness.seed.spec import DatasetSpec
@@ -156,6 +158,8 @@ TOPOLOGIES: dict[SystemKind, Topology] = {
         cache=CacheSettings(),
     ),
 }
+# What a stack's recorded processes may run (``python -m`` ...) for down to signal them.
+SERVICE_MODULES = frozenset({t.app for t in TOPOLOGIES.values()} | {"cqrs_app.projector"})
 # --systems all: the lineup, from the incident to the fix
 LINEUP = tuple(TOPOLOGIES)
 # Which databases each system has; the first holds the seeded shop.
@@ -480,15 +484,35 @@ def refuse_second_stack(home: Path, system: SystemKind) -> None:
             )
 
 
-def tear_down(state: StackState) -> None:
-    """Stop every process and cluster a stack recorded, and remove its directory."""
-    for identity in state.processes.values():
-        stop_tree(identity, first_signal=signal.SIGTERM, grace=15)
+def tear_down(state: StackState, home: Path) -> None:
+    """Stop every process and cluster a stack recorded, and remove its directory.
+
+    A record is checked before it is acted on: a PID is signalled only when it
+    is the service or server the record says (program, user, data directory),
+    and only directories inside the work directory are removed. What is
+    refused is said on stderr and left alone.
+    """
+    refused: list[str] = []
+    for name, identity in state.processes.items():
+        expected = ExpectedProcess(
+            what=f"the stack's {name}", uid=os.geteuid(), python_modules=SERVICE_MODULES
+        )
+        try:
+            stop_tree(identity, first_signal=signal.SIGTERM, grace=15, expect=expected)
+        except HarnessError as exc:
+            refused.append(str(exc))
     for cluster_dir in state.cluster_dirs.values():
-        stop_recorded_cluster(Path(cluster_dir))
-        shutil.rmtree(cluster_dir, ignore_errors=True)
+        try:
+            remove_cluster_directory(home, Path(cluster_dir))
+        except HarnessError as exc:
+            refused.append(str(exc))
     remove_containers(state.containers.values())
-    shutil.rmtree(state.directory, ignore_errors=True)
+    if within(state.directory, stacks_dir(home)):
+        shutil.rmtree(state.directory, ignore_errors=True)
+    else:
+        refused.append(f"refused to remove {state.directory}: not a stack directory of {home}")
+    for line in refused:
+        human.print(f"cqrs-bench: {line}", markup=False)
 
 
 def reap_dead_stacks(home: Path) -> list[str]:
@@ -502,7 +526,7 @@ def reap_dead_stacks(home: Path) -> list[str]:
         if state is None:
             continue
         if state.owner is not None and not state.owner.alive():
-            tear_down(state)
+            tear_down(state, home)
             reaped.append(directory.name)
     return reaped
 
@@ -554,6 +578,6 @@ def down(home: Path, system: SystemKind | None) -> list[str]:
             continue  # belongs to a running command (run, a test); not ours to stop
         if system is not None and state.system != system.value:
             continue
-        tear_down(state)
+        tear_down(state, home)
         stopped.append(state.system)
     return stopped
