@@ -562,7 +562,7 @@ def reap_orphans(home: Path) -> list[str]:
         try:
             remove_cluster_directory(home, directory)
         except HarnessError as refused:
-            human.print(f"cqrs-bench: {refused}", markup=False)
+            human.print(f"cqrs-bench: {refused}", markup=False, soft_wrap=True)
             continue
         reaped.append(directory.name)
     return reaped

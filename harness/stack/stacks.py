@@ -512,7 +512,7 @@ def tear_down(state: StackState, home: Path) -> None:
     else:
         refused.append(f"refused to remove {state.directory}: not a stack directory of {home}")
     for line in refused:
-        human.print(f"cqrs-bench: {line}", markup=False)
+        human.print(f"cqrs-bench: {line}", markup=False, soft_wrap=True)
 
 
 def reap_dead_stacks(home: Path) -> list[str]:
