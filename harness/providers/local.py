@@ -76,7 +76,9 @@ class ClusterRecord:
 
     name: str
     port: int
-    owner: ProcessIdentity | None  # None: detached, belongs to a stack started by `up`
+    # the command that started it; None once a stack started by `up` is complete
+    # (see release_to_stack): until then a killed `up` leaves it to the reaper
+    owner: ProcessIdentity | None
     server: ProcessIdentity | None = None
 
     def write(self, directory: Path) -> None:
@@ -159,9 +161,7 @@ class LocalCluster(Managed):
         self._dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=root))
         with _opened_dir(self._dir) as fd:
             os.fchmod(fd, 0o711)  # the server's account passes through to data/, no more
-        ClusterRecord(
-            self.name, self.port or 0, None if self.detached else ProcessIdentity.current()
-        ).write(self._dir)
+        ClusterRecord(self.name, self.port or 0, ProcessIdentity.current()).write(self._dir)
         if self.primary is not None:
             self._base_backup(account, self.primary)
         elif self.template is None:
@@ -368,10 +368,11 @@ class LocalCluster(Managed):
             )
         self._server = ProcessIdentity.of(self._process.pid)
         self._bound_port = port
+        previous = ClusterRecord.read(self.directory)
         ClusterRecord(
             self.name,
             port,
-            None if self.detached else ProcessIdentity.current(),
+            ProcessIdentity.current() if previous is None else previous.owner,
             self._server,
         ).write(self.directory)
         wait_until(
@@ -515,6 +516,18 @@ def stop_recorded_cluster(directory: Path, *, grace: float = 60) -> None:
             grace=grace,
             expect=expected_server(record, directory),
         )
+
+
+def release_to_stack(directory: Path) -> None:
+    """A detached stack is complete: its cluster (or Redis) now outlives its command.
+
+    Until this, the record names the command starting the stack as the owner,
+    so a killed ``up`` leaves a started cluster to the next command's reaper.
+    """
+    record = ClusterRecord.read(directory)
+    if record is not None:
+        record.owner = None
+        record.write(directory)
 
 
 def recorded_cluster_alive(directory: Path) -> bool:

@@ -39,7 +39,11 @@ from harness.providers import (
 from harness.providers.base import CacheServer, Cluster
 from harness.providers.cache import make_cache_server
 from harness.providers.docker import DockerCluster, containers_running, remove_containers
-from harness.providers.local import recorded_cluster_alive, remove_cluster_directory
+from harness.providers.local import (
+    recorded_cluster_alive,
+    release_to_stack,
+    remove_cluster_directory,
+)
 from harness.seed.command import prepare_dataset
 from harness.seed.datasets import Dataset, DatasetKind, load_into
 from harness.seed.spec import DatasetSpec
@@ -322,9 +326,14 @@ class Stack(Managed):
             self._create_read_schema()
             rebuild(write, read)
             services["projector"] = self._exit.enter_context(self._projector_service())
+            self._write_state(url="", pids={}, processes=_identities(services))
         self.app = self._exit.enter_context(self._app_service())
         services["app"] = self.app
         self.services = services
+        if self.detached:
+            # its clusters first: killed in between, the stack's record still covers them
+            for directory in self.state.cluster_dirs.values() if self.state else ():
+                release_to_stack(Path(directory))
         self._started = True  # from here on a detached stack belongs to no command
         self._write_state(
             url=self.app.url,
@@ -333,7 +342,7 @@ class Stack(Managed):
                 **{n: c.pid for n, c in self.clusters.items()},
                 **({} if self.redis is None else {"redis": self.redis.pid}),
             },
-            processes={n: s.identity for n, s in services.items() if s.identity is not None},
+            processes=_identities(services),
         )
         return self
 
@@ -461,6 +470,10 @@ class Stack(Managed):
             containers=containers,
         )
         self.state.write()
+
+
+def _identities(services: Mapping[str, PythonService]) -> dict[str, ProcessIdentity]:
+    return {n: s.identity for n, s in services.items() if s.identity is not None}
 
 
 def running_stacks(home: Path) -> list[StackState]:

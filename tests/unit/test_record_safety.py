@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.paths import clusters_dir, stacks_dir
-from harness.core.processes import ProcessIdentity, within
+from harness.core.processes import ProcessIdentity
 from harness.providers.local import ClusterRecord, reap_orphans
 from harness.stack.stacks import STATE_FILE, down, reap_dead_stacks, running_stacks
 from tests.conftest import cli_in_process
@@ -121,6 +121,8 @@ def test_a_dead_stack_is_reaped_without_touching_what_its_record_wrongly_names(
 
 
 def test_only_direct_entries_of_the_root_reached_through_no_link_are_ours(tmp_path: Path) -> None:
+    from harness.core.processes import within
+
     root = tmp_path / "clusters"
     (root / "db-1").mkdir(parents=True)
     (root / "link").symlink_to(tmp_path)
