@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -39,6 +39,9 @@ class PythonService(Managed):
     detached: bool = False
     niceness: int = 0  # below 0: scheduled ahead of other processes, where permitted (root)
     cpus: frozenset[int] | None = None  # the cores it may run on (None: any)
+    # told the process's identity as soon as it exists, before it answers (a stack
+    # records it at once, so that a command killed meanwhile leaves it to the reaper)
+    on_spawn: Callable[[ProcessIdentity], None] | None = field(default=None, repr=False)
     _process: subprocess.Popen[bytes] | None = None
     identity: ProcessIdentity | None = None
 
@@ -78,6 +81,8 @@ class PythonService(Managed):
                 ),
             )
         self.identity = ProcessIdentity.of(self._process.pid)
+        if self.on_spawn is not None:
+            self.on_spawn(self.identity)
         if self.health_path is not None:
             wait_until(
                 self._answers,

@@ -9,6 +9,7 @@ process and cluster it started, so nothing outlives its owner unnoticed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -265,6 +266,7 @@ class Stack(Managed):
         self.layout = CpuLayout(SHARED, {})
         self.state: StackState | None = None
         self._started = False
+        self._spawned: dict[str, ProcessIdentity] = {}
 
     @property
     def url(self) -> str:
@@ -326,7 +328,6 @@ class Stack(Managed):
             self._create_read_schema()
             rebuild(write, read)
             services["projector"] = self._exit.enter_context(self._projector_service())
-            self._write_state(url="", pids={}, processes=_identities(services))
         self.app = self._exit.enter_context(self._app_service())
         services["app"] = self.app
         self.services = services
@@ -342,7 +343,7 @@ class Stack(Managed):
                 **{n: c.pid for n, c in self.clusters.items()},
                 **({} if self.redis is None else {"redis": self.redis.pid}),
             },
-            processes=_identities(services),
+            processes={n: s.identity for n, s in services.items() if s.identity is not None},
         )
         return self
 
@@ -398,6 +399,10 @@ class Stack(Managed):
             **cache,
         }
 
+    def _record_spawned(self, name: str, identity: ProcessIdentity) -> None:
+        self._spawned[name] = identity
+        self._write_state(url="", pids={}, processes=dict(self._spawned))
+
     def _app_service(self) -> PythonService:
         assert self.directory is not None
         return PythonService(
@@ -409,6 +414,7 @@ class Stack(Managed):
             health_path="/health",
             detached=self.detached,
             cpus=self.layout.of("app"),
+            on_spawn=functools.partial(self._record_spawned, "app"),
         )
 
     def projector_service(self, *args: str) -> PythonService:
@@ -425,7 +431,9 @@ class Stack(Managed):
         )
 
     def _projector_service(self) -> PythonService:
-        return self.projector_service(*self.config.projector_args)
+        service = self.projector_service(*self.config.projector_args)
+        service.on_spawn = functools.partial(self._record_spawned, "projector")
+        return service
 
     def _load_if_empty(self, cluster: Cluster) -> None:
         assert self.dataset is not None
@@ -470,10 +478,6 @@ class Stack(Managed):
             containers=containers,
         )
         self.state.write()
-
-
-def _identities(services: Mapping[str, PythonService]) -> dict[str, ProcessIdentity]:
-    return {n: s.identity for n, s in services.items() if s.identity is not None}
 
 
 def running_stacks(home: Path) -> list[StackState]:

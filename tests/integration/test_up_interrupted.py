@@ -100,10 +100,11 @@ def test_up_stopped_during_start_up_leaks_nothing(
         assert up.returncode == -9
         reaped = run_cli(home, "status")  # any command: the reaper runs first
         assert "left by a dead run" in reaped.stderr, reaped.stderr
+        assert "alone" not in reaped.stderr, reaped.stderr
     else:
         assert up.returncode == 130, stderr
     _, alive = psutil.wait_procs(started, timeout=5)
-    assert alive == []
+    assert [proc.cmdline() for proc in alive] == []
     assert _started_by(home) == []
     assert [d.name for d in cluster_dirs(home) if (d / "owner.json").exists()] == []
     assert list(stacks_dir(home).iterdir()) == []
