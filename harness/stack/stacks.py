@@ -46,7 +46,7 @@ from harness.providers.local import (
     remove_cluster_directory,
 )
 from harness.seed.command import prepare_dataset
-from harness.seed.datasets import Dataset, DatasetKind, load_into
+from harness.seed.datasets import Dataset, DatasetKind, load_into, reading_dataset
 from harness.seed.spec import DatasetSpec
 from harness.stack.placement import SHARED, SPLIT, CpuLayout, plan_layout
 from harness.stack.services import PythonService
@@ -282,7 +282,7 @@ class Stack(Managed):
         root.mkdir(parents=True, exist_ok=True)
         self.directory = Path(tempfile.mkdtemp(prefix=f"{config.system.value}-", dir=root))
         self._write_state(url="", pids={}, processes={})
-        self.dataset = prepare_dataset(
+        prepared = prepare_dataset(
             config.provider.home,
             config.provider,
             config.spec,
@@ -292,23 +292,25 @@ class Stack(Managed):
         provider = make_provider(config.provider, detached=self.detached)
         topology = config.topology
         self.layout = plan_layout(config.cpu_layout, topology.clusters)
-        for name in topology.clusters:
-            primary = topology.standbys.get(name)
-            cluster = provider.cluster(
-                name,
-                standby_of=None if primary is None else self.clusters[primary].endpoint,
-                cpus=self.layout.of(name),
-            )
-            seeded = name == topology.seeded
-            copied = (
-                seeded
-                and self.dataset.kind is DatasetKind.DATADIR
-                and cluster.start_from_copy(self.dataset.data_dir, self.dataset.password)
-            )
-            self.clusters[name] = self._exit.enter_context(cluster)
-            self._write_state(url="", pids={}, processes={})  # recorded before the long load
-            if seeded and not copied:
-                self._load_if_empty(cluster)
+        # held until the seeded database has its copy: no rebuild or rm removes it meanwhile
+        with reading_dataset(prepared) as self.dataset:
+            for name in topology.clusters:
+                primary = topology.standbys.get(name)
+                cluster = provider.cluster(
+                    name,
+                    standby_of=None if primary is None else self.clusters[primary].endpoint,
+                    cpus=self.layout.of(name),
+                )
+                seeded = name == topology.seeded
+                copied = (
+                    seeded
+                    and self.dataset.kind is DatasetKind.DATADIR
+                    and cluster.start_from_copy(self.dataset.data_dir, self.dataset.password)
+                )
+                self.clusters[name] = self._exit.enter_context(cluster)
+                self._write_state(url="", pids={}, processes={})  # recorded before the long load
+                if seeded and not copied:
+                    self._load_if_empty(cluster)
         if topology.redis:
             self.redis = self._exit.enter_context(
                 make_cache_server(
