@@ -210,36 +210,42 @@ def remove_dataset(home: Path, entry_id: str) -> None:
 
 def _remove_entry(path: Path) -> None:
     """Remove a finished entry once no command is copying it (see :func:`reading_dataset`)."""
-    with _entry_lock(path, exclusive=True):
+    with _entry_lock(path, exclusive=True) as lock_file:
         aside = path.with_name(f"{REMOVING_PREFIX}{path.name}-{secrets.token_hex(4)}")
         path.rename(aside)
+        lock_file.unlink()  # while held: a command waiting on it sees it went and retries
     shutil.rmtree(aside, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def _entry_lock(path: Path, *, exclusive: bool) -> Iterator[None]:
+def _entry_lock(path: Path, *, exclusive: bool) -> Iterator[Path]:
     # beside the entry, not in it: the entry itself is renamed and replaced
     lock_file = path.with_name(f"{LOCK_PREFIX}{path.name}")
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    held: list[int] = []
 
     def locked() -> bool:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, mode)
-        except BlockingIOError:
+            if os.fstat(fd).st_ino != os.stat(lock_file, follow_symlinks=False).st_ino:
+                raise BlockingIOError  # a removal unlinked the file we locked: take the new one
+        except (BlockingIOError, FileNotFoundError):
+            os.close(fd)
             return False
+        held.append(fd)
         return True
 
+    wait_until(
+        locked,
+        timeout=LOCK_TIMEOUT_S,
+        what=f"the commands using dataset {path.name} to finish copying it",
+        max_interval=0.2,
+    )
     try:
-        wait_until(
-            locked,
-            timeout=LOCK_TIMEOUT_S,
-            what=f"the commands using dataset {path.name} to finish copying it",
-            max_interval=0.2,
-        )
-        yield
+        yield lock_file
     finally:
-        os.close(fd)
+        os.close(held[0])
 
 
 @contextlib.contextmanager
