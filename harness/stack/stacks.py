@@ -28,7 +28,7 @@ import psycopg
 from harness.core.console import human
 from harness.core.errors import BadInput, EnvironmentProblem, HarnessError
 from harness.core.jsonfile import write_json
-from harness.core.lifecycle import Managed
+from harness.core.lifecycle import Managed, interrupted
 from harness.core.paths import stacks_dir
 from harness.core.processes import ExpectedProcess, ProcessIdentity, stop_tree, within
 from harness.providers import (
@@ -584,6 +584,8 @@ def up(config: StackConfig) -> dict[str, Any]:
     stack = Stack(config, detached=True)
     try:
         stack.start()
+        if interrupted():  # a signal whose KeyboardInterrupt was swallowed on the way
+            raise KeyboardInterrupt
     except BaseException:
         stack.stop()
         raise

@@ -24,6 +24,7 @@ from harness.core.paths import clusters_dir, stacks_dir
 from harness.core.polling import wait_until
 from harness.core.processes import ProcessIdentity
 from harness.stack.housekeeping import clean_up_after_dead_runs
+from harness.stack.stacks import running_stacks
 from tests.conftest import cluster_dirs, run_cli
 from tests.shopdata import TINY_ARGS
 
@@ -83,31 +84,38 @@ def test_up_stopped_during_start_up_leaks_nothing(
         stderr=subprocess.PIPE,
     )
     try:
-        if moment == "projector":
-            wait_until(lambda: _projector_started(home), timeout=90, what="the projector")
-        else:
-            wait_until(lambda: _serving_cluster(home, moment), timeout=90, what=f"db {moment}")
+        probe = (
+            (lambda: _projector_started(home))
+            if moment == "projector"
+            else (lambda: _serving_cluster(home, moment))
+        )
+        wait_until(probe, timeout=90, what=f"{moment} to start", max_interval=0.01)
+        # frozen at that moment, so the signal cannot come after the stack is complete
+        up.send_signal(signal.SIGSTOP)
         assert up.poll() is None, "up finished before it could be interrupted"
+        assert not any(s.url for s in running_stacks(home)), "the stack was complete already"
         started = _started_by(home)
         assert started, "nothing to leak: the signal came too early"
         up.send_signal(sig)
+        up.send_signal(signal.SIGCONT)
         _, stderr = up.communicate(timeout=120)
-    finally:
+        if sig is signal.SIGKILL:
+            assert up.returncode == -9
+            reaped = run_cli(home, "status")  # any command: the reaper runs first
+            assert "left by a dead run" in reaped.stderr, reaped.stderr
+            assert "alone" not in reaped.stderr, reaped.stderr
+        else:
+            assert up.returncode == 130, stderr
+        _, alive = psutil.wait_procs(started, timeout=5)
+        assert [proc.cmdline() for proc in alive] == []
+        assert _started_by(home) == []
+        assert [d.name for d in cluster_dirs(home) if (d / "owner.json").exists()] == []
+        assert list(stacks_dir(home).iterdir()) == []
+        assert clean_up_after_dead_runs(home) == []
+        assert "nothing was up" in run_cli(home, "down").stderr
+    finally:  # whatever happened, leave nothing to the tests after this one
         if up.poll() is None:
             up.kill()
             up.wait()
-    if sig is signal.SIGKILL:
-        assert up.returncode == -9
-        reaped = run_cli(home, "status")  # any command: the reaper runs first
-        assert "left by a dead run" in reaped.stderr, reaped.stderr
-        assert "alone" not in reaped.stderr, reaped.stderr
-    else:
-        assert up.returncode == 130, stderr
-    _, alive = psutil.wait_procs(started, timeout=5)
-    assert [proc.cmdline() for proc in alive] == []
-    assert _started_by(home) == []
-    assert [d.name for d in cluster_dirs(home) if (d / "owner.json").exists()] == []
-    assert list(stacks_dir(home).iterdir()) == []
-    assert clean_up_after_dead_runs(home) == []
-    assert "nothing was up" in run_cli(home, "down").stderr
+        run_cli(home, "down")
     assert clusters_dir(home).is_dir()
