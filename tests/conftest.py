@@ -75,7 +75,7 @@ def cli_in_process(home: Path, *args: str) -> CliResult:
     from harness.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
-    sigterm = signal.getsignal(signal.SIGTERM)
+    sigterm, sigint = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     env = {"CQRS_BENCH_HOME": str(home), "COLUMNS": "200"}
     try:
         with (
@@ -90,6 +90,7 @@ def cli_in_process(home: Path, *args: str) -> CliResult:
         raise AssertionError("harness.cli.main returned instead of exiting")
     finally:
         signal.signal(signal.SIGTERM, sigterm)
+        signal.signal(signal.SIGINT, sigint)
     assert code is None or isinstance(code, int), code
     return CliResult(int(code or 0), stdout.getvalue(), stderr.getvalue())
 

@@ -22,15 +22,18 @@ from harness.cli.app import app
 from harness.cli.config import configure
 from harness.core.console import human
 from harness.core.errors import ExitCode, HarnessError
+from harness.core.lifecycle import note_interrupt
 
 
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
     # SIGTERM gets the same orderly cleanup as Ctrl-C.
+    note_interrupt(signum)
     raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         command = configure(typer.main.get_command(app))
         result = command.main(args=argv, prog_name="cqrs-bench", standalone_mode=False)

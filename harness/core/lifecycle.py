@@ -33,3 +33,16 @@ class Managed:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_interrupted: list[int] = []
+
+
+def note_interrupt(signum: int) -> None:
+    """Remember a SIGINT/SIGTERM: the KeyboardInterrupt it raises can be swallowed (raised
+    in an at-fork hook while a server is spawned), and a start-up must not end as if none came."""
+    _interrupted.append(signum)
+
+
+def interrupted() -> bool:
+    return bool(_interrupted)

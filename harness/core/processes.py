@@ -12,10 +12,55 @@ import ctypes.util
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
+from harness.core.errors import EnvironmentProblem
+
 PR_SET_PDEATHSIG = 1
+
+
+class ForeignProcess(EnvironmentProblem):
+    """A record names a live process that is not the one the harness started there."""
+
+
+@dataclass(frozen=True)
+class ExpectedProcess:
+    """What a recorded process must be before the harness signals it.
+
+    A record (a cluster's, a stack's) names a PID; before ``down`` or the
+    reaper signals it, the process must run the expected program (``names``:
+    accepted process names, or a module run with ``python -m``), as the
+    expected user, with ``on_command_line`` (its data directory, say) among its
+    arguments. Anything else is left alone and said so.
+    """
+
+    what: str
+    uid: int
+    on_command_line: str | None = None
+    names: frozenset[str] = frozenset()
+    python_modules: frozenset[str] = frozenset()
+
+    def mismatch(self, proc: psutil.Process) -> str | None:
+        """Why ``proc`` is not the expected process, or None when it is."""
+        try:
+            name, uids, cmdline = proc.name(), proc.uids(), proc.cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied) as exc:
+            return f"it cannot be inspected ({type(exc).__name__})"
+        if uids.real != self.uid:
+            return f"it runs as uid {uids.real}, not {self.uid}"
+        if self.names and name not in self.names:
+            return f"it is {name!r}, not {' or '.join(sorted(self.names))}"
+        if self.python_modules and not (
+            len(cmdline) >= 3 and cmdline[1] == "-m" and cmdline[2] in self.python_modules
+        ):
+            return f"it does not run {' or '.join(sorted(self.python_modules))}"
+        if self.on_command_line is not None and not any(
+            self.on_command_line in argument for argument in cmdline
+        ):
+            return f"its command line does not name {self.on_command_line}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -60,16 +105,39 @@ class ProcessIdentity:
         return cls(pid=pid, create_time=float(create_time))
 
 
+def within(path: Path, root: Path) -> bool:
+    """Whether ``path`` is a directory entry directly in ``root``, reached through no link.
+
+    What the harness removes from a record (a stack's cluster directories, a
+    stack's own directory) must be one of its own: a record naming ``/etc`` or
+    ``clusters/../..`` is refused.
+    """
+    if path.name in ("", ".", "..") or not path.is_absolute() or path.is_symlink():
+        return False
+    return os.path.realpath(path.parent) == os.path.realpath(root)
+
+
 def stop_tree(
     identity: ProcessIdentity,
     *,
     first_signal: signal.Signals = signal.SIGTERM,
     grace: float = 20.0,
+    expect: ExpectedProcess | None = None,
 ) -> None:
-    """Signal a process, wait for it and its children, kill what is left."""
+    """Signal a process, wait for it and its children, kill what is left.
+
+    With ``expect`` (a PID read from a record), a live process that is not the
+    expected one is not signalled: :class:`ForeignProcess` says why.
+    """
     proc = identity.process()
     if proc is None:
         return
+    if expect is not None:
+        problem = expect.mismatch(proc)
+        if problem is not None:
+            raise ForeignProcess(
+                f"left pid {identity.pid} alone: a record names it as {expect.what}, but {problem}"
+            )
     try:
         family = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:

@@ -127,7 +127,7 @@ class LocalRedis(Managed):
         root = clusters_dir(self.home)
         root.mkdir(parents=True, exist_ok=True)
         self._dir = Path(tempfile.mkdtemp(prefix=f"redis-{self.name}-", dir=root))
-        owner = None if self.detached else ProcessIdentity.current()
+        owner = ProcessIdentity.current()  # a detached stack releases it once complete
         ClusterRecord(f"redis-{self.name}", 0, owner).write(self._dir)
         port = self.port or free_port()
         config = self._dir / "redis.conf"

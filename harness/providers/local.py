@@ -5,6 +5,14 @@ random password and scram authentication (no trust anywhere), its data under
 the harness's work directory. Every cluster leaves an ownership record beside
 its data so that the next ``cqrs-bench`` command can stop what a killed run
 left behind (see :func:`reap_orphans`).
+
+As root, PostgreSQL runs as an unprivileged account, and root never writes
+into a directory that account owns (a link planted there would make root
+overwrite or give away any file). A cluster's directory stays root's (mode
+0711): the ownership record and the server's log live there, opened without
+following links; only ``data/`` is the server account's, made empty by root
+(and handed over by ``fchown`` on the descriptor root opened, never by path),
+and everything inside it is written by processes running as that account.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -30,13 +38,20 @@ import psutil
 import psycopg
 
 from harness.core.accounts import check_reachable, unprivileged_user
-from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.console import human
+from harness.core.errors import BadInput, EnvironmentProblem, HarnessError
 from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed
 from harness.core.paths import clusters_dir
 from harness.core.polling import wait_until
 from harness.core.ports import free_port, port_is_free
-from harness.core.processes import ProcessIdentity, child_setup, stop_tree
+from harness.core.processes import (
+    ExpectedProcess,
+    ProcessIdentity,
+    child_setup,
+    stop_tree,
+    within,
+)
 from harness.providers.base import Endpoint
 from harness.providers.binaries import PgBinaries, known_setting_names
 
@@ -62,7 +77,9 @@ class ClusterRecord:
 
     name: str
     port: int
-    owner: ProcessIdentity | None  # None: detached, belongs to a stack started by `up`
+    # the command that started it; None once a stack started by `up` is complete
+    # (see release_to_stack): until then a killed `up` leaves it to the reaper
+    owner: ProcessIdentity | None
     server: ProcessIdentity | None = None
 
     def write(self, directory: Path) -> None:
@@ -143,9 +160,9 @@ class LocalCluster(Managed):
         if account is not None:
             check_reachable(root, account)
         self._dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=root))
-        ClusterRecord(
-            self.name, self.port or 0, None if self.detached else ProcessIdentity.current()
-        ).write(self._dir)
+        with _opened_dir(self._dir) as fd:
+            os.fchmod(fd, 0o711)  # the server's account passes through to data/, no more
+        ClusterRecord(self.name, self.port or 0, ProcessIdentity.current()).write(self._dir)
         if self.primary is not None:
             self._base_backup(account, self.primary)
         elif self.template is None:
@@ -226,12 +243,13 @@ class LocalCluster(Managed):
 
     # -- steps ------------------------------------------------------------
     def _initdb(self, account: pwd.struct_passwd | None) -> None:
+        self._make_data_dir(account)
         pwfile = self.directory / "pwfile"
-        pwfile.write_text(self._password + "\n")
-        os.chmod(pwfile, 0o600)
-        if account is not None:
-            os.chown(self.directory, account.pw_uid, account.pw_gid)
-            os.chown(pwfile, account.pw_uid, account.pw_gid)
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            if account is not None:
+                os.fchown(out.fileno(), account.pw_uid, account.pw_gid)  # initdb reads it
+            out.write(self._password + "\n")
         try:
             self._run(
                 [
@@ -253,19 +271,31 @@ class LocalCluster(Managed):
             )
         finally:
             pwfile.unlink(missing_ok=True)
-        (self.data_dir / "pg_hba.conf").write_text(
-            "# written by cqrs-bench: TCP on loopback only, passwords always\n"
-            "local all all scram-sha-256\n"
-            "host all all 127.0.0.1/32 scram-sha-256\n"
-            f"{REPLICATION_HBA}\n"
+        # written by the server's account itself: data/ is its directory
+        self._run(
+            ["sh", "-c", 'cat > "$1"', "sh", str(self.data_dir / "pg_hba.conf")],
+            account,
+            what="writing pg_hba.conf",
+            stdin=(
+                "# written by cqrs-bench: TCP on loopback only, passwords always\n"
+                "local all all scram-sha-256\n"
+                "host all all 127.0.0.1/32 scram-sha-256\n"
+                f"{REPLICATION_HBA}\n"
+            ),
         )
+
+    def _make_data_dir(self, account: pwd.struct_passwd | None) -> None:
+        """An empty ``data/`` for the server's account, handed over through its descriptor."""
+        os.mkdir(self.data_dir, 0o700)
+        if account is not None:
+            with _opened_dir(self.data_dir) as fd:
+                os.fchown(fd, account.pw_uid, account.pw_gid)
 
     def _copy_template(self, account: pwd.struct_passwd | None) -> None:
         assert self.template is not None
-        if account is not None:
-            os.chown(self.directory, account.pw_uid, account.pw_gid)
+        self._make_data_dir(account)
         self._run(
-            ["cp", "-a", "--reflink=auto", str(self.template), str(self.data_dir)],
+            ["cp", "-a", "--reflink=auto", f"{self.template}/.", str(self.data_dir)],
             account,
             what="copying the dataset's data directory",
         )
@@ -288,8 +318,7 @@ class LocalCluster(Managed):
 
     def _base_backup(self, account: pwd.struct_passwd | None, primary: Endpoint) -> None:
         """A copy of the running primary (pg_basebackup), set to stream from it as a standby."""
-        if account is not None:
-            os.chown(self.directory, account.pw_uid, account.pw_gid)
+        self._make_data_dir(account)
         self._run(
             [
                 str(self.binaries.tool("pg_basebackup")),
@@ -337,9 +366,16 @@ class LocalCluster(Managed):
         args += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
         for name, value in self.settings.items():
             args += ["-c", f"{name}={value}"]
-        with open(self.log_file, "ab") as log:
-            if account is not None:
-                os.chown(self.log_file, account.pw_uid, account.pw_gid)
+        # root's file in root's directory: the server writes to the descriptor it inherits
+        try:
+            log_fd = os.open(
+                self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
+            )
+        except OSError as exc:  # a link planted there: refused, not followed
+            raise EnvironmentProblem(
+                f"cannot open the server log {self.log_file}: {exc.strerror}"
+            ) from None
+        with os.fdopen(log_fd, "ab") as log:
             self._process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
@@ -353,10 +389,11 @@ class LocalCluster(Managed):
             )
         self._server = ProcessIdentity.of(self._process.pid)
         self._bound_port = port
+        previous = ClusterRecord.read(self.directory)
         ClusterRecord(
             self.name,
             port,
-            None if self.detached else ProcessIdentity.current(),
+            ProcessIdentity.current() if previous is None else previous.owner,
             self._server,
         ).write(self.directory)
         wait_until(
@@ -414,9 +451,11 @@ class LocalCluster(Managed):
         *,
         what: str,
         env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
     ) -> None:
         result = subprocess.run(
             args,
+            input=stdin,
             env=None if env is None else {**os.environ, **env},
             capture_output=True,
             text=True,
@@ -467,11 +506,49 @@ class LocalProvider:
         }
 
 
-def stop_recorded_cluster(directory: Path) -> None:
-    """Stop the server a cluster directory's record names (fast shutdown), if it runs."""
+def expected_server(record: ClusterRecord, directory: Path) -> ExpectedProcess:
+    """What the server a cluster directory's record names must be before it is signalled."""
+    if record.name.startswith("redis-"):  # a local Redis keeps the same record (cache.py)
+        return ExpectedProcess(
+            what=f"redis-server {record.name}",
+            uid=os.geteuid(),
+            names=frozenset({"redis-server"}),
+            on_command_line=f"127.0.0.1:{record.port}",
+        )
+    return ExpectedProcess(
+        what=f"the PostgreSQL server of {directory}",
+        uid=unprivileged_user().pw_uid if os.geteuid() == 0 else os.geteuid(),
+        names=frozenset({"postgres"}),
+        on_command_line=str(directory / "data"),
+    )
+
+
+def stop_recorded_cluster(directory: Path, *, grace: float = 60) -> None:
+    """Stop the server a cluster directory's record names (fast shutdown), if it runs.
+
+    Only when it is that directory's server (see :func:`expected_server`);
+    otherwise :class:`ForeignProcess` says why it was left alone.
+    """
     record = ClusterRecord.read(directory)
     if record is not None and record.server is not None:
-        stop_tree(record.server, first_signal=signal.SIGINT, grace=60)
+        stop_tree(
+            record.server,
+            first_signal=signal.SIGINT,
+            grace=grace,
+            expect=expected_server(record, directory),
+        )
+
+
+def release_to_stack(directory: Path) -> None:
+    """A detached stack is complete: its cluster (or Redis) now outlives its command.
+
+    Until this, the record names the command starting the stack as the owner,
+    so a killed ``up`` leaves a started cluster to the next command's reaper.
+    """
+    record = ClusterRecord.read(directory)
+    if record is not None:
+        record.owner = None
+        record.write(directory)
 
 
 def recorded_cluster_alive(directory: Path) -> bool:
@@ -479,18 +556,35 @@ def recorded_cluster_alive(directory: Path) -> bool:
     return bool(record and record.server and record.server.alive())
 
 
+def remove_cluster_directory(home: Path, directory: Path) -> None:
+    """Stop a cluster directory's server and remove the directory: only one of our own.
+
+    A record (a stack's ``stack.json``) naming a path outside the clusters'
+    directory, or a process that is not the cluster's server, is refused with
+    :class:`BadInput` / :class:`ForeignProcess` and nothing is removed.
+    """
+    if not within(directory, clusters_dir(home)):
+        raise BadInput(
+            f"refused to remove {directory}: not a cluster directory of {clusters_dir(home)}"
+        )
+    stop_recorded_cluster(directory, grace=30)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def reap_orphans(home: Path) -> list[str]:
     """Stop clusters whose owning command has died, and remove their directories.
 
     Detached clusters (started by ``up``) have no owner and are left alone;
-    ``down`` stops them. Returns the names of what was reaped.
+    ``down`` stops them. Returns the names of what was reaped; what it refuses
+    to touch (a record naming a process that is not the cluster's server) is
+    said on stderr and left in place.
     """
     reaped: list[str] = []
     root = clusters_dir(home)
     if not root.is_dir():
         return reaped
     for directory in sorted(root.iterdir()):
-        if not directory.is_dir():
+        if directory.is_symlink() or not directory.is_dir():
             continue
         record = ClusterRecord.read(directory)
         if record is None:
@@ -499,11 +593,23 @@ def reap_orphans(home: Path) -> list[str]:
                 continue
         elif record.owner is None or record.owner.alive():
             continue
-        if record is not None and record.server is not None:
-            stop_tree(record.server, first_signal=signal.SIGINT, grace=30)
-        shutil.rmtree(directory, ignore_errors=True)
+        try:
+            remove_cluster_directory(home, directory)
+        except HarnessError as refused:
+            human.print(f"cqrs-bench: {refused}", markup=False, soft_wrap=True)
+            continue
         reaped.append(directory.name)
     return reaped
+
+
+@contextlib.contextmanager
+def _opened_dir(path: Path) -> Iterator[int]:
+    """A descriptor of the directory ``path`` itself (a link there is refused, not followed)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _age_seconds(path: Path) -> float:

@@ -23,6 +23,7 @@ from harness.seed.datasets import (
     ensure_dataset,
     list_datasets,
     load_into,
+    reading_dataset,
     remove_dataset,
 )
 from harness.seed.loader import Phase, Progress, expected_rows, refuse_existing_tables
@@ -96,14 +97,15 @@ def seed(config: SeedConfig) -> dict[str, Any]:
     report = _report(result)
     if kind is ProviderKind.EXTERNAL:
         report["loaded_into"] = {}
-        for name in targets.dsns:
-            endpoint = targets.cluster(name).endpoint
-            with _progress(config.progress, config.spec, f"loading into {name}") as (adv, phase):
-                load = load_into(result.dataset, endpoint, adv, phase)
-            report["loaded_into"][name] = {
-                "seconds": round(load.total_seconds, 3),
-                "rows_per_s": round(load.total_rows / max(load.total_seconds, 1e-9)),
-            }
+        with reading_dataset(result.dataset) as dataset:  # no rebuild removes it meanwhile
+            for name in targets.dsns:
+                endpoint = targets.cluster(name).endpoint
+                with _progress(config.progress, config.spec, f"loading into {name}") as (adv, ph):
+                    load = load_into(dataset, endpoint, adv, ph)
+                report["loaded_into"][name] = {
+                    "seconds": round(load.total_seconds, 3),
+                    "rows_per_s": round(load.total_rows / max(load.total_seconds, 1e-9)),
+                }
     return report
 
 

@@ -6,15 +6,24 @@ cleanly stopped cluster that a new cluster starts from (a file copy, no
 reload); for the others it is one COPY file per table. Entries are built in a
 ``.building-*`` directory and renamed into place only when complete, so an
 interrupted build never leaves a half-written entry that looks usable.
+
+An entry in use (its data directory being copied, its COPY files loaded) is
+held under a shared per-entry lock (``.lock-<id>``, see :func:`reading_dataset`);
+``--rebuild`` and ``datasets rm`` take it exclusively, rename the entry aside
+(``.removing-*``) and only then delete it, so a copy under way is never cut short.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -24,6 +33,7 @@ from typing import Any, TypeVar
 from harness.core.errors import BadInput, EnvironmentProblem
 from harness.core.jsonfile import write_json
 from harness.core.paths import check_home, datasets_dir
+from harness.core.polling import wait_until
 from harness.core.processes import ProcessIdentity
 from harness.providers.base import Cluster, Endpoint
 from harness.providers.binaries import PgBinaries
@@ -44,6 +54,10 @@ ClusterT = TypeVar("ClusterT", bound=Cluster)
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 BUILDING_PREFIX = ".building-"
+LOCK_PREFIX = ".lock-"
+REMOVING_PREFIX = ".removing-"
+# how long a rebuild or rm waits for the commands still copying an entry
+LOCK_TIMEOUT_S = 3600.0
 
 
 class DatasetKind(StrEnum):
@@ -191,7 +205,63 @@ def remove_dataset(home: Path, entry_id: str) -> None:
     path = root / entry_id
     if "/" in entry_id or entry_id.startswith(".") or not path.is_dir():
         raise BadInput(f"no dataset {entry_id!r} in {root}")
-    shutil.rmtree(path)
+    _remove_entry(path)
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove a finished entry once no command is copying it (see :func:`reading_dataset`)."""
+    with _entry_lock(path, exclusive=True) as lock_file:
+        aside = path.with_name(f"{REMOVING_PREFIX}{path.name}-{secrets.token_hex(4)}")
+        path.rename(aside)
+        lock_file.unlink()  # while held: a command waiting on it sees it went and retries
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _entry_lock(path: Path, *, exclusive: bool) -> Iterator[Path]:
+    # beside the entry, not in it: the entry itself is renamed and replaced
+    lock_file = path.with_name(f"{LOCK_PREFIX}{path.name}")
+    mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    held: list[int] = []
+
+    def locked() -> bool:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, mode)
+            if os.fstat(fd).st_ino != os.stat(lock_file, follow_symlinks=False).st_ino:
+                raise BlockingIOError  # a removal unlinked the file we locked: take the new one
+        except (BlockingIOError, FileNotFoundError):
+            os.close(fd)
+            return False
+        held.append(fd)
+        return True
+
+    wait_until(
+        locked,
+        timeout=LOCK_TIMEOUT_S,
+        what=f"the commands using dataset {path.name} to finish copying it",
+        max_interval=0.2,
+    )
+    try:
+        yield lock_file
+    finally:
+        os.close(held[0])
+
+
+@contextlib.contextmanager
+def reading_dataset(dataset: Dataset) -> Iterator[Dataset]:
+    """Hold ``dataset`` while it is copied or loaded: no rebuild or rm removes it meanwhile.
+
+    Yields the entry as it is once held (read again: another command may have
+    rebuilt it since ``dataset`` was read); an entry removed meanwhile is an error.
+    """
+    with _entry_lock(dataset.path, exclusive=False):
+        if not dataset.path.is_dir():
+            raise EnvironmentProblem(
+                f"dataset {dataset.id} was removed by another command while this one started",
+                hint="run the command again (it builds the dataset)",
+            )
+        yield read_manifest(dataset.path)
 
 
 def clean_abandoned_builds(home: Path) -> list[str]:
@@ -200,6 +270,8 @@ def clean_abandoned_builds(home: Path) -> list[str]:
     removed: list[str] = []
     if not root.is_dir():
         return removed
+    for path in root.glob(REMOVING_PREFIX + "*"):
+        shutil.rmtree(path, ignore_errors=True)  # a removal cut short (no reader holds it)
     for path in root.glob(BUILDING_PREFIX + "*"):
         owner_file = path / "owner.json"
         try:
@@ -256,7 +328,7 @@ def ensure_dataset(
     final = root / entry_id
     if final.exists():
         if rebuild:
-            shutil.rmtree(final)
+            _remove_entry(final)
         else:
             dataset = read_manifest(final)
             return EnsureResult(dataset, True, None, time.perf_counter() - started)

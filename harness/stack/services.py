@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -43,6 +43,9 @@ class PythonService(Managed):
     # run under harness.stack.supervisor, restarted with back-off when it dies; the
     # supervisor keeps this record of the current process and the restarts
     supervisor_record: Path | None = None
+    # told the process's identity as soon as it exists, before it answers (a stack
+    # records it at once, so that a command killed meanwhile leaves it to the reaper)
+    on_spawn: Callable[[ProcessIdentity], None] | None = field(default=None, repr=False)
     _process: subprocess.Popen[bytes] | None = None
     identity: ProcessIdentity | None = None
 
@@ -92,6 +95,8 @@ class PythonService(Managed):
                 ),
             )
         self.identity = ProcessIdentity.of(self._process.pid)
+        if self.on_spawn is not None:
+            self.on_spawn(self.identity)
         if self.health_path is not None:
             wait_until(
                 self._answers,

@@ -9,7 +9,9 @@ process and cluster it started, so nothing outlives its owner unnoticed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -23,12 +25,13 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
-from harness.core.errors import BadInput, EnvironmentProblem
+from harness.core.console import human
+from harness.core.errors import BadInput, EnvironmentProblem, HarnessError
 from harness.core.jsonfile import write_json
-from harness.core.lifecycle import Managed
+from harness.core.lifecycle import Managed, interrupted
 from harness.core.paths import stacks_dir
 from harness.core.polling import wait_until
-from harness.core.processes import ProcessIdentity, stop_tree
+from harness.core.processes import ExpectedProcess, ProcessIdentity, stop_tree, within
 from harness.providers import (
     ProviderConfig,
     check_provider,
@@ -39,9 +42,13 @@ from harness.providers.base import CacheServer, Cluster, Endpoint
 from harness.providers.cache import make_cache_server
 from harness.providers.docker import DockerCluster, containers_running, remove_containers
 from harness.providers.external import ExternalCluster, claim_schema
-from harness.providers.local import recorded_cluster_alive, stop_recorded_cluster
+from harness.providers.local import (
+    recorded_cluster_alive,
+    release_to_stack,
+    remove_cluster_directory,
+)
 from harness.seed.command import prepare_dataset
-from harness.seed.datasets import Dataset, DatasetKind, load_into
+from harness.seed.datasets import Dataset, DatasetKind, load_into, reading_dataset
 from harness.seed.spec import DatasetSpec
 from harness.stack.placement import SHARED, SPLIT, CpuLayout, plan_layout
 from harness.stack.roles import (
@@ -169,6 +176,12 @@ TOPOLOGIES: dict[SystemKind, Topology] = {
         cache=CacheSettings(),
     ),
 }
+# What a stack's recorded processes may run (``python -m`` ...) for down to signal them.
+# what a stack's recorded processes run: its app, or the projector's supervisor (which
+# runs the projector), or a projector a test started unsupervised
+SERVICE_MODULES = frozenset(
+    {t.app for t in TOPOLOGIES.values()} | {"cqrs_app.projector", "harness.stack.supervisor"}
+)
 # --systems all: the lineup, from the incident to the fix
 LINEUP = tuple(TOPOLOGIES)
 # Which databases each system has; the first holds the seeded shop.
@@ -275,6 +288,7 @@ class Stack(Managed):
         self.state: StackState | None = None
         self.roles: dict[str, Role] = {}  # service ("app", "projector") -> its own role
         self._started = False
+        self._spawned: dict[str, ProcessIdentity] = {}
 
     @property
     def url(self) -> str:
@@ -290,7 +304,7 @@ class Stack(Managed):
         root.mkdir(parents=True, exist_ok=True)
         self.directory = Path(tempfile.mkdtemp(prefix=f"{config.system.value}-", dir=root))
         self._write_state(url="", pids={}, processes={})
-        self.dataset = prepare_dataset(
+        prepared = prepare_dataset(
             config.provider.home,
             config.provider,
             config.spec,
@@ -300,23 +314,25 @@ class Stack(Managed):
         provider = make_provider(config.provider, detached=self.detached)
         topology = config.topology
         self.layout = plan_layout(config.cpu_layout, topology.clusters)
-        for name in topology.clusters:
-            primary = topology.standbys.get(name)
-            cluster = provider.cluster(
-                name,
-                standby_of=None if primary is None else self.clusters[primary].endpoint,
-                cpus=self.layout.of(name),
-            )
-            seeded = name == topology.seeded
-            copied = (
-                seeded
-                and self.dataset.kind is DatasetKind.DATADIR
-                and cluster.start_from_copy(self.dataset.data_dir, self.dataset.password)
-            )
-            self.clusters[name] = self._exit.enter_context(cluster)
-            self._write_state(url="", pids={}, processes={})  # recorded before the long load
-            if seeded and not copied:
-                self._load_if_empty(cluster)
+        # held until the seeded database has its copy: no rebuild or rm removes it meanwhile
+        with reading_dataset(prepared) as self.dataset:
+            for name in topology.clusters:
+                primary = topology.standbys.get(name)
+                cluster = provider.cluster(
+                    name,
+                    standby_of=None if primary is None else self.clusters[primary].endpoint,
+                    cpus=self.layout.of(name),
+                )
+                seeded = name == topology.seeded
+                copied = (
+                    seeded
+                    and self.dataset.kind is DatasetKind.DATADIR
+                    and cluster.start_from_copy(self.dataset.data_dir, self.dataset.password)
+                )
+                self.clusters[name] = self._exit.enter_context(cluster)
+                self._write_state(url="", pids={}, processes={})  # recorded before the long load
+                if seeded and not copied:
+                    self._load_if_empty(cluster)
         if topology.redis:
             self.redis = self._exit.enter_context(
                 make_cache_server(
@@ -341,6 +357,10 @@ class Stack(Managed):
         self.app = self._exit.enter_context(self._app_service())
         services["app"] = self.app
         self.services = services
+        if self.detached:
+            # its clusters first: killed in between, the stack's record still covers them
+            for directory in self.state.cluster_dirs.values() if self.state else ():
+                release_to_stack(Path(directory))
         self._started = True  # from here on a detached stack belongs to no command
         self._write_state(
             url=self.app.url,
@@ -452,6 +472,10 @@ class Stack(Managed):
             **cache,
         }
 
+    def _record_spawned(self, name: str, identity: ProcessIdentity) -> None:
+        self._spawned[name] = identity
+        self._write_state(url="", pids={}, processes=dict(self._spawned))
+
     def _app_service(self) -> PythonService:
         assert self.directory is not None
         return PythonService(
@@ -463,6 +487,7 @@ class Stack(Managed):
             health_path="/health",
             detached=self.detached,
             cpus=self.layout.of("app"),
+            on_spawn=functools.partial(self._record_spawned, "app"),
         )
 
     def projector_service(self, *args: str, supervised: bool = False) -> PythonService:
@@ -483,7 +508,9 @@ class Stack(Managed):
         )
 
     def _projector_service(self) -> PythonService:
-        return self.projector_service(*self.config.projector_args, supervised=True)
+        service = self.projector_service(*self.config.projector_args, supervised=True)
+        service.on_spawn = functools.partial(self._record_spawned, "projector")
+        return service
 
     def _load_if_empty(self, cluster: Cluster) -> None:
         assert self.dataset is not None
@@ -569,15 +596,35 @@ def refuse_second_stack(home: Path, system: SystemKind) -> None:
             )
 
 
-def tear_down(state: StackState) -> None:
-    """Stop every process and cluster a stack recorded, and remove its directory."""
-    for identity in state.processes.values():
-        stop_tree(identity, first_signal=signal.SIGTERM, grace=15)
+def tear_down(state: StackState, home: Path) -> None:
+    """Stop every process and cluster a stack recorded, and remove its directory.
+
+    A record is checked before it is acted on: a PID is signalled only when it
+    is the service or server the record says (program, user, data directory),
+    and only directories inside the work directory are removed. What is
+    refused is said on stderr and left alone.
+    """
+    refused: list[str] = []
+    for name, identity in state.processes.items():
+        expected = ExpectedProcess(
+            what=f"the stack's {name}", uid=os.geteuid(), python_modules=SERVICE_MODULES
+        )
+        try:
+            stop_tree(identity, first_signal=signal.SIGTERM, grace=15, expect=expected)
+        except HarnessError as exc:
+            refused.append(str(exc))
     for cluster_dir in state.cluster_dirs.values():
-        stop_recorded_cluster(Path(cluster_dir))
-        shutil.rmtree(cluster_dir, ignore_errors=True)
+        try:
+            remove_cluster_directory(home, Path(cluster_dir))
+        except HarnessError as exc:
+            refused.append(str(exc))
     remove_containers(state.containers.values())
-    shutil.rmtree(state.directory, ignore_errors=True)
+    if within(state.directory, stacks_dir(home)):
+        shutil.rmtree(state.directory, ignore_errors=True)
+    else:
+        refused.append(f"refused to remove {state.directory}: not a stack directory of {home}")
+    for line in refused:
+        human.print(f"cqrs-bench: {line}", markup=False, soft_wrap=True)
 
 
 def reap_dead_stacks(home: Path) -> list[str]:
@@ -591,7 +638,7 @@ def reap_dead_stacks(home: Path) -> list[str]:
         if state is None:
             continue
         if state.owner is not None and not state.owner.alive():
-            tear_down(state)
+            tear_down(state, home)
             reaped.append(directory.name)
     return reaped
 
@@ -634,6 +681,8 @@ def up(config: StackConfig) -> dict[str, Any]:
     stack = Stack(config, detached=True)
     try:
         stack.start()
+        if interrupted():  # a signal whose KeyboardInterrupt was swallowed on the way
+            raise KeyboardInterrupt
     except BaseException:
         stack.stop()
         raise
@@ -647,6 +696,6 @@ def down(home: Path, system: SystemKind | None) -> list[str]:
             continue  # belongs to a running command (run, a test); not ours to stop
         if system is not None and state.system != system.value:
             continue
-        tear_down(state)
+        tear_down(state, home)
         stopped.append(state.system)
     return stopped

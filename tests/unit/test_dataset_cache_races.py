@@ -1,18 +1,30 @@
 """Dataset cache: a finished build is never taken for an abandoned one; odd owner records
-do not crash anyone (portable COPY files: no PostgreSQL needed)."""
+do not crash anyone; an entry being copied is not removed under the copy (portable COPY
+files: no PostgreSQL needed)."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from harness.core.errors import EnvironmentProblem
 from harness.core.paths import datasets_dir
 from harness.core.processes import ProcessIdentity
 from harness.seed import datasets
-from harness.seed.datasets import DatasetKind, clean_abandoned_builds, ensure_dataset
+from harness.seed.datasets import (
+    MANIFEST,
+    Dataset,
+    DatasetKind,
+    clean_abandoned_builds,
+    ensure_dataset,
+    reading_dataset,
+    remove_dataset,
+)
 from harness.seed.spec import DatasetSpec
 
 SMALL = DatasetSpec(users=20, products=10, orders=50, seed=3)
@@ -50,3 +62,49 @@ def test_an_owner_record_without_a_usable_pid_crashes_nothing(
     (building / "owner.json").write_text(json.dumps(record))
     os.utime(building, (0, 0))
     assert clean_abandoned_builds(tmp_path) == [building.name]
+
+
+def _a_copy_file(dataset: Dataset) -> tuple[Path, tuple[int, bytes]]:
+    path = next(p for p in sorted(dataset.path.iterdir()) if p.name != MANIFEST)
+    return path, (path.stat().st_ino, path.read_bytes())
+
+
+@pytest.mark.parametrize("removal", ["rebuild", "rm"])
+def test_an_entry_being_copied_is_not_removed_under_the_copy(tmp_path: Path, removal: str) -> None:
+    dataset = ensure_dataset(tmp_path, SMALL, DatasetKind.COPY_FILES).dataset
+    path, before = _a_copy_file(dataset)
+    remove: Callable[[], object] = {
+        "rebuild": lambda: ensure_dataset(tmp_path, SMALL, DatasetKind.COPY_FILES, rebuild=True),
+        "rm": lambda: remove_dataset(tmp_path, dataset.id),
+    }[removal]
+    with reading_dataset(dataset) as held:  # another command copying it, as `up` does
+        assert held == dataset
+        remover = threading.Thread(target=remove)
+        remover.start()
+        remover.join(timeout=1.0)
+        assert remover.is_alive()  # it waits for the copy to end
+        assert (path.stat().st_ino, path.read_bytes()) == before
+    remover.join(timeout=30)
+    assert not remover.is_alive()
+    if removal == "rebuild":
+        assert path.stat().st_ino != before[0]  # a new entry, built after the copy ended
+    else:
+        assert not dataset.path.exists()
+    assert not list(datasets_dir(tmp_path).glob(".removing-*"))
+
+
+def test_a_command_whose_entry_was_removed_meanwhile_says_so(tmp_path: Path) -> None:
+    dataset = ensure_dataset(tmp_path, SMALL, DatasetKind.COPY_FILES).dataset
+    remove_dataset(tmp_path, dataset.id)
+    with (
+        pytest.raises(EnvironmentProblem, match="removed by another command"),
+        reading_dataset(dataset),
+    ):
+        pass
+
+
+def test_a_removal_cut_short_is_cleaned_up(tmp_path: Path) -> None:
+    leftover = datasets_dir(tmp_path) / ".removing-x-1"
+    (leftover / "data").mkdir(parents=True)
+    clean_abandoned_builds(tmp_path)
+    assert not leftover.exists()
