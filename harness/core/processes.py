@@ -11,6 +11,8 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +119,20 @@ def within(path: Path, root: Path) -> bool:
     return os.path.realpath(path.parent) == os.path.realpath(root)
 
 
+def tagged_processes(variable: str, value: str, expect: ExpectedProcess) -> list[ProcessIdentity]:
+    """Live processes whose environment sets ``variable`` to ``value`` and that are what
+    ``expect`` says: the ones a command started but was killed before it recorded them."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(variable) != value or expect.mismatch(proc) is not None:
+                continue
+            found.append(ProcessIdentity(pid=proc.pid, create_time=proc.create_time()))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def stop_tree(
     identity: ProcessIdentity,
     *,
@@ -169,6 +185,33 @@ def die_with_parent(sig: signal.Signals) -> None:
     libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
+# what stops a command: held while a process is spawned and recorded
+HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (then they are delivered as usual).
+
+    An interrupt raised inside ``Popen`` leaves the caller without the child it has
+    just forked, so nothing would stop it: spawn and record inside this block, and the
+    interrupt comes once the child is known. The child unblocks them (``child_setup``).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are handled on the main thread only
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def unblock_held_signals() -> None:
+    """In a child spawned inside ``signals_held``: the blocked mask is inherited; undo it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+
+
 def child_setup(
     die_signal: signal.Signals | None, cpus: frozenset[int] | None, niceness: int
 ) -> None:
@@ -178,6 +221,7 @@ def child_setup(
     cores it may run on (CPU placement, inherited by every child it forks:
     PostgreSQL's backends and workers too), and its scheduling priority.
     """
+    unblock_held_signals()
     if die_signal is not None:
         die_with_parent(die_signal)
     if cpus:

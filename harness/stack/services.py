@@ -20,7 +20,7 @@ from harness.core.errors import EnvironmentProblem
 from harness.core.lifecycle import Managed
 from harness.core.polling import wait_until
 from harness.core.ports import free_port, port_is_free
-from harness.core.processes import ProcessIdentity, child_setup, stop_tree
+from harness.core.processes import ProcessIdentity, child_setup, signals_held, stop_tree
 from harness.stack.supervisor import SupervisorRecord
 
 APP_START_TIMEOUT_S = 60.0
@@ -79,7 +79,8 @@ class PythonService(Managed):
             args += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         use_pdeathsig = not self.detached and threading.current_thread() is threading.main_thread()
-        with open(self.log_file, "ab") as log:
+        # an interrupt waits until the child is recorded, so that stop() can reach it
+        with signals_held(), open(self.log_file, "ab") as log:
             self._process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
@@ -94,9 +95,9 @@ class PythonService(Managed):
                     self.niceness,
                 ),
             )
-        self.identity = ProcessIdentity.of(self._process.pid)
-        if self.on_spawn is not None:
-            self.on_spawn(self.identity)
+            self.identity = ProcessIdentity.of(self._process.pid)
+            if self.on_spawn is not None:
+                self.on_spawn(self.identity)
         if self.health_path is not None:
             wait_until(
                 self._answers,

@@ -31,7 +31,13 @@ from harness.core.jsonfile import write_json
 from harness.core.lifecycle import Managed, interrupted
 from harness.core.paths import stacks_dir
 from harness.core.polling import wait_until
-from harness.core.processes import ExpectedProcess, ProcessIdentity, stop_tree, within
+from harness.core.processes import (
+    ExpectedProcess,
+    ProcessIdentity,
+    stop_tree,
+    tagged_processes,
+    within,
+)
 from harness.providers import (
     ProviderConfig,
     check_provider,
@@ -64,6 +70,9 @@ from harness.stack.services import PythonService
 from harness.stack.supervisor import SupervisorRecord
 
 STATE_FILE = "stack.json"
+# every service of a stack carries its directory in this variable: a command killed between
+# spawning a service and recording it leaves it findable by the reaper
+STACK_DIR_ENV = "CQRS_BENCH_STACK_DIR"
 PROJECTOR_RECORD = "projector.supervisor.json"  # the projector's supervisor: pid, restarts
 
 
@@ -465,7 +474,9 @@ class Stack(Managed):
         cache: dict[str, str] = {}
         if topology.cache is not None and self.redis is not None:
             cache = {CACHE_URL_ENV: self.redis.url, **topology.cache.env()}
+        assert self.directory is not None
         return {
+            STACK_DIR_ENV: str(self.directory),
             "CQRS_BENCH_POOL_MAX": str(self.config.pool_max),
             "CQRS_BENCH_SYSTEM": self.config.system.value,
             **{setting: self.service_dsn(service, setting) for setting in topology.dsns},
@@ -611,6 +622,14 @@ def tear_down(state: StackState, home: Path) -> None:
         )
         try:
             stop_tree(identity, first_signal=signal.SIGTERM, grace=15, expect=expected)
+        except HarnessError as exc:
+            refused.append(str(exc))
+    service = ExpectedProcess(
+        what="a service of the stack", uid=os.geteuid(), python_modules=SERVICE_MODULES
+    )
+    for stray in tagged_processes(STACK_DIR_ENV, str(state.directory), service):
+        try:
+            stop_tree(stray, first_signal=signal.SIGTERM, grace=15, expect=service)
         except HarnessError as exc:
             refused.append(str(exc))
     for cluster_dir in state.cluster_dirs.values():

@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from harness.core.jsonfile import write_json
-from harness.core.processes import die_with_parent
+from harness.core.processes import die_with_parent, signals_held, unblock_held_signals
 
 log = logging.getLogger("supervisor")
 
@@ -71,6 +71,7 @@ class SupervisorRecord:
 
 def _child_setup() -> None:
     # a supervisor killed outright takes its child with it (no orphaned projector)
+    unblock_held_signals()
     die_with_parent(signal.SIGTERM)
 
 
@@ -100,8 +101,10 @@ class Supervisor:
         backoff = BACKOFF_FIRST_S
         while True:
             started = time.monotonic()
-            self.child = subprocess.Popen(self.command, preexec_fn=_child_setup)
-            self._write()
+            # a stop signal waits until the child is known, so that stop() can reach it
+            with signals_held():
+                self.child = subprocess.Popen(self.command, preexec_fn=_child_setup)
+                self._write()
             code = self.child.wait()
             if self.stopping.is_set():
                 return 0
