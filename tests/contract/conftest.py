@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,13 @@ from harness.stack.stacks import (
 from tests.dockerenv import containers_wanted, docker_skip_reason, provider_for_tests
 from tests.shopdata import TINY
 
-SYSTEMS = list(LINEUP)
+# CQRS_BENCH_TEST_SYSTEMS=baseline,cqrs narrows the lineup (CI's second pass in containers)
+SYSTEMS = [
+    system
+    for system in LINEUP
+    if system.value
+    in (os.environ.get("CQRS_BENCH_TEST_SYSTEMS") or ",".join(s.value for s in LINEUP)).split(",")
+]
 
 # What a refused request must leave untouched, on the write side.
 FOOTPRINT_SQL = (

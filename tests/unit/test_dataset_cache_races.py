@@ -77,15 +77,18 @@ def test_an_entry_being_copied_is_not_removed_under_the_copy(tmp_path: Path, rem
         "rebuild": lambda: ensure_dataset(tmp_path, SMALL, DatasetKind.COPY_FILES, rebuild=True),
         "rm": lambda: remove_dataset(tmp_path, dataset.id),
     }[removal]
-    with reading_dataset(dataset) as held:  # another command copying it, as `up` does
-        assert held == dataset
-        remover = threading.Thread(target=remove)
-        remover.start()
-        remover.join(timeout=1.0)
-        assert remover.is_alive()  # it waits for the copy to end
-        assert (path.stat().st_ino, path.read_bytes()) == before
-    remover.join(timeout=30)
-    assert not remover.is_alive()
+    # the old file stays open, so its inode cannot be reused by the new entry's file
+    with path.open("rb") as old:
+        with reading_dataset(dataset) as held:  # another command copying it, as `up` does
+            assert held == dataset
+            remover = threading.Thread(target=remove)
+            remover.start()
+            remover.join(timeout=1.0)
+            assert remover.is_alive()  # it waits for the copy to end
+            assert (path.stat().st_ino, path.read_bytes()) == before
+        remover.join(timeout=30)
+        assert not remover.is_alive()
+        assert os.fstat(old.fileno()).st_nlink == 0  # the old entry is gone
     if removal == "rebuild":
         assert path.stat().st_ino != before[0]  # a new entry, built after the copy ended
     else:
