@@ -103,7 +103,10 @@ class Recorder:
         # its own CPU (formatting rows on the event loop, handing them to the sink on the
         # writer thread), written to ``footprint_path`` at close for the run's footprint
         self._footprint_path = footprint_path
-        self._cpu_ns = 0
+        # one counter per thread that adds to it (the event loop formats, the writer thread
+        # delivers): a shared += from two OS threads can lose an update
+        self._format_ns = 0
+        self._deliver_ns = 0
         self._rows_recorded = 0
         self._background = background
         self._rows: list[str] = []
@@ -145,7 +148,7 @@ class Recorder:
             f"{csv_text(error) if error else ''}\n"
         )
         self._rows_recorded += 1
-        self._cpu_ns += time.thread_time_ns() - began  # a flush below counts its own
+        self._format_ns += time.thread_time_ns() - began  # a flush below counts its own
         if (
             len(self._rows) >= self._flush_every
             or time.monotonic() - self._flushed_at > self._flush_after_s
@@ -164,7 +167,7 @@ class Recorder:
     def _deliver(self, batch: str) -> None:
         began = time.thread_time_ns()
         self._sink(batch)
-        self._cpu_ns += time.thread_time_ns() - began
+        self._deliver_ns += time.thread_time_ns() - began
 
     def close(self) -> None:
         batch = "".join(self._rows)
@@ -175,5 +178,6 @@ class Recorder:
         if self._close is not None:
             self._close()
         if self._footprint_path is not None:
-            footprint = {"cpu_seconds": round(self._cpu_ns / 1e9, 4), "rows": self._rows_recorded}
+            cpu_ns = self._format_ns + self._deliver_ns
+            footprint = {"cpu_seconds": round(cpu_ns / 1e9, 4), "rows": self._rows_recorded}
             self._footprint_path.write_text(json.dumps(footprint))
