@@ -9,7 +9,6 @@ CQRS_BENCH_READ_DSN set.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date
 from typing import Any
 
@@ -18,8 +17,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cqrs_app import queries
-from cqrs_app.commands import write_outbox
-from cqrs_app.projector import NOTIFY_CHANNEL
+from cqrs_app.commands import CQRS_CHECKOUT
 from cqrs_app.settings import Settings
 from shop.checkout import checkout
 from shop.models import CheckoutRequest
@@ -60,11 +58,7 @@ class CqrsBackend:
         self, request: CheckoutRequest, idempotency_key: str | None
     ) -> tuple[dict[str, Any], bool]:
         async with self.write.connection() as conn:
-            result = await checkout(conn, request, idempotency_key, write_outbox)
-            # after the commit, outside the transaction: a hint that wakes the projector
-            with contextlib.suppress(psycopg.Error):
-                await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-            return result
+            return await checkout(conn, request, idempotency_key, CQRS_CHECKOUT)
 
     async def order(self, order_id: int) -> dict[str, Any]:
         async with self.write.connection() as conn:  # the just-placed order: the write side

@@ -15,6 +15,8 @@ from typing import Any
 from shop.checkout import PlacedOrder
 
 ORDER_PLACED = "OrderPlaced"
+# notified when a transaction that wrote an event commits: wakes the projector
+NOTIFY_CHANNEL = "outbox_events"
 EVENT_VERSION = 1
 REFUND_WINDOW_DAYS = 30
 CENTS_PER_LOYALTY_POINT = 100

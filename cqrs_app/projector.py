@@ -59,7 +59,7 @@ from prometheus_client import (
 )
 from psycopg.types.json import Jsonb
 
-from cqrs_app.events import BadEvent, OrderPlaced, parse_event
+from cqrs_app.events import NOTIFY_CHANNEL, BadEvent, OrderPlaced, parse_event
 from cqrs_app.readmodels import Batch, apply_batch
 from cqrs_app.settings import READ_DSN_ENV, WRITE_DSN_ENV
 from shop.server import with_session_options
@@ -87,7 +87,6 @@ STALLED = Gauge(
 )
 
 LEADER_LOCK_KEY = 0x0C0B5  # any constant shared by every projector of this read database
-NOTIFY_CHANNEL = "outbox_events"
 Cursor = Literal["commit-order", "naive"]
 
 FETCH_COMMIT_ORDER = """

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from cqrs_app.commands import CQRS_CHECKOUT_DDL
 from cqrs_app.events import OrderPlaced, business_values_sql
 from cqrs_app.tables import OUTBOX_DDL, projector_checkpoint, read_side_ddl
 from shop.views import REVENUE_STATUSES
@@ -108,9 +109,11 @@ MODELS = (
 
 
 def prepare_write_side(write_dsn: str) -> None:
+    """The outbox and the command side's checkout function, on the write database."""
     with psycopg.connect(write_dsn, autocommit=True) as conn:
         for statement in OUTBOX_DDL:
             conn.execute(statement)
+        conn.execute(CQRS_CHECKOUT_DDL.encode())
 
 
 def prepare_read_side(read_dsn: str) -> None:

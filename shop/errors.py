@@ -48,9 +48,16 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 
 RECOVERY_CONFLICT = "recovery_conflict"
 
+# The SQLSTATE class of the checkout's refusals: ``CB`` and the HTTP status
+# (``CB404``, ``CB409``); the error's detail is the API's error code, its hint
+# any extra fields as JSON. :func:`shop.errors.database_error` maps them.
+REFUSAL_CLASS = "CB"
+
 
 def database_error(exc: BaseException) -> ApiError:
     """Map a database failure to what the client should be told."""
+    if isinstance(exc, psycopg.Error) and (refusal := _checkout_refusal(exc)) is not None:
+        return refusal
     if isinstance(exc, psycopg_pool.PoolTimeout):
         return ApiError(503, "database_busy", "no database connection became free in time")
     if isinstance(exc, psycopg.errors.CheckViolation):
@@ -71,6 +78,24 @@ def database_error(exc: BaseException) -> ApiError:
     if isinstance(exc, psycopg.OperationalError):
         return ApiError(503, "database_unavailable", "the database is unavailable")
     return ApiError(500, "internal_error", "unexpected database error")
+
+
+def _checkout_refusal(exc: psycopg.Error) -> ApiError | None:
+    """A refusal raised by the checkout function (SQLSTATE ``CB`` + the HTTP status).
+
+    Its detail is the API's error code, its message the message, its hint (if
+    any) a JSON object of extra fields. Anything else of that class is a bug in
+    the function, answered as an internal error.
+    """
+    state = exc.sqlstate or ""
+    if not state.startswith(REFUSAL_CLASS):
+        return None
+    diag = exc.diag
+    status = int(state[2:]) if state[2:].isdigit() else 500
+    if not 400 <= status < 500 or not diag.message_detail or not diag.message_primary:
+        return ApiError(500, "internal_error", "unexpected database error")
+    extra = orjson.loads(diag.message_hint) if diag.message_hint else {}
+    return ApiError(status, diag.message_detail, diag.message_primary, **extra)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -104,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
         mapped = database_error(exc)
         if mapped.status >= 500:
             log.warning("database error on %s: %s", request.url.path, exc)
-        return error_response(mapped.status, mapped.code, mapped.message)
+        return error_response(mapped.status, mapped.code, mapped.message, **mapped.extra)
 
     @app.exception_handler(psycopg_pool.PoolTimeout)
     async def _pool(request: Request, exc: psycopg_pool.PoolTimeout) -> JSONResponse:

@@ -185,5 +185,7 @@ def serve(create_app: Callable[[], FastAPI], description: str) -> None:
         # the fastest of what uvicorn offers, named so a missing one fails loudly
         loop="uvloop",
         http="httptools",
+        # the apps bind loopback behind no proxy: no X-Forwarded-* rewriting on every request
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )

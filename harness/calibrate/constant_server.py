@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=40.0)
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency_ms))
+    asyncio.run(serve(args.port, args.latency_ms))  # not uvloop: its timers can fire early
 
 
 if __name__ == "__main__":

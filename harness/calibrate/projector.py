@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import uvloop
 
 from harness.calibrate.checkout import drive_app, percentiles
 from harness.calibrate.common import local_stack
@@ -72,7 +73,7 @@ def checkout_ladder(
     steps = []
     for rate in rates:
         step_seconds = max(seconds, math.ceil(stats.min_samples(99) / rate))
-        driven = asyncio.run(drive_app(url, spec, rate, step_seconds))
+        driven = uvloop.run(drive_app(url, spec, rate, step_seconds))
         summary = driven.summary() if driven.latencies_ms else {"p99_ms": None}
         step = {
             "rate_per_s": rate,
@@ -105,7 +106,7 @@ def calibrate_cqrs(config: CalibrateCqrsConfig) -> dict[str, Any]:
         write = stack.clusters["write"].endpoint.dsn
         read = stack.clusters["read"].endpoint.dsn
         last_order = last_order_id(write)
-        checkout = asyncio.run(drive_app(stack.url, config.spec, config.rate, config.seconds))
+        checkout = uvloop.run(drive_app(stack.url, config.spec, config.rate, config.seconds))
         wait_caught_up(write, read, timeout=60, what="catch-up")
         lags = [lag for _, _, lag in projection_lags(read, last_order)]
 

@@ -14,7 +14,6 @@ to divide by, CPU and lag only once sampled.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import TextIO
 from rich.live import Live
 from rich.text import Text
 
+from harness.core.background import BackgroundThread
 from harness.core.console import human
 from harness.results.stats import percentile
 from scenarios.plan import LoadPlan
@@ -224,18 +224,15 @@ class LiveProgress:
         self.interval_s = interval_s
         self.log_every_s = log_every_s
         self.terminal = human.is_terminal if terminal is None else terminal
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._background = BackgroundThread("live-progress", self._run)
+        self._stop = self._background.stopping
 
     def __enter__(self) -> LiveProgress:
-        self._thread = threading.Thread(target=self._run, name="live-progress", daemon=True)
-        self._thread.start()
+        self._background.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._background.stop()
         self.watcher.close()
 
     def _run(self) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import httpx
 import psutil
 import psycopg
 
+from harness.core.background import BackgroundThread
 from harness.providers.docker import container_cpu_seconds, docker_client
 from shop.metrics import samples
 
@@ -183,18 +183,18 @@ class Sampler:
     cpu_seconds: float = 0.0
     db_queries: int = 0
     db_query_seconds: float = 0.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _background: BackgroundThread = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._background = BackgroundThread("sampler", self._run)
+        self._stop = self._background.stopping
 
     def __enter__(self) -> Sampler:
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
-        self._thread.start()
+        self._background.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._background.stop()
 
     def add_component(self, name: str, pid: int) -> None:
         self.components = {**self.components, name: pid}

@@ -68,6 +68,7 @@ from harness.stack.roles import (
 )
 from harness.stack.services import PythonService
 from harness.stack.supervisor import SupervisorRecord
+from shop.checkout import SHOP_CHECKOUT_DDL, install_checkout
 
 STATE_FILE = "stack.json"
 # every service of a stack carries its directory in this variable: a command killed between
@@ -359,7 +360,9 @@ class Stack(Managed):
 
             write, read = self.dsn(WRITE_DSN_ENV), self.dsn(READ_DSN_ENV)
             self._create_read_schema()
-            rebuild(write, read)
+            rebuild(write, read)  # the command side's checkout function too
+        else:
+            install_checkout(self.dsn(APP_DSN_ENV), SHOP_CHECKOUT_DDL)
         self._create_roles()
         if topology.projector:
             services["projector"] = self._exit.enter_context(self._projector_service())

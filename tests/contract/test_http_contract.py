@@ -6,8 +6,10 @@ Every error case also checks, in the database, that nothing was written.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+import psycopg
 import pytest
 
 from harness.core.polling import wait_until
@@ -426,3 +428,71 @@ def test_metrics_are_prometheus_text_with_latency_and_pools(shop: Shop) -> None:
 def test_unknown_routes_and_methods_use_the_error_shape(shop: Shop) -> None:
     assert_error(shop.client.get("/nope"), 404)
     assert_error(shop.client.delete("/checkout"), 405)
+
+
+@pytest.mark.slow
+def test_the_outbox_event_is_the_one_order_placed_describes(shop: Shop) -> None:
+    """The command side's checkout builds its event in SQL; events.order_placed defines it.
+
+    The checkout runs in a transaction that is rolled back, so the projector
+    never sees the event and the test reads it before anything prunes it.
+    """
+    if shop.read_dsn is None:
+        pytest.skip("no outbox: this system has no command side")
+    from cqrs_app.commands import CQRS_CHECKOUT
+    from cqrs_app.events import order_placed, parse_event
+    from shop.checkout import PlacedLine, PlacedOrder
+
+    plenty, other = two_products(shop)
+    for pid in (plenty, other):
+        shop.sql("UPDATE products SET stock = 100 WHERE id = %s", (pid,))
+    ids = sorted((plenty, other))
+    with psycopg.connect(shop.write_dsn) as conn:
+        conn.execute("SET LOCAL timezone = 'America/New_York'")  # not UTC, on purpose
+        row = conn.execute(
+            f"SELECT response FROM {CQRS_CHECKOUT}(%s, %s, %s, 'paypal', 'ch_t', NULL, NULL)",
+            (5, ids, [2, 1]),
+        ).fetchone()
+        assert row is not None
+        response = row[0]
+        order_id = response["order_id"]
+        event_type, payload = conn.execute(
+            "SELECT event_type, payload FROM outbox WHERE (payload->>'order_id')::bigint = %s",
+            (order_id,),
+        ).fetchone() or (None, None)
+        name, created_at, total = conn.execute(
+            "SELECT u.name, o.created_at, o.total_cents FROM orders o"
+            " JOIN users u ON u.id = o.user_id WHERE o.id = %s",
+            (order_id,),
+        ).fetchone() or (None, None, None)
+        lines = conn.execute(
+            "SELECT i.product_id, p.category, i.quantity, i.unit_price_cents"
+            " FROM order_items i JOIN products p ON p.id = i.product_id"
+            " WHERE i.order_id = %s ORDER BY i.product_id",
+            (order_id,),
+        ).fetchall()
+        conn.rollback()
+    expected = order_placed(
+        PlacedOrder(
+            order_id=order_id,
+            user_id=5,
+            user_name=name,
+            status="paid",
+            total_cents=total,
+            created_at=created_at,
+            payment_method="paypal",
+            lines=tuple(PlacedLine(*line) for line in lines),
+        )
+    )
+    assert event_type == "OrderPlaced"
+    assert set(payload) == set(expected)
+    for key in expected.keys() - {"created_at"}:
+        assert payload[key] == expected[key], key
+    assert datetime.fromisoformat(payload["created_at"]) == created_at
+    # the projector reads it as it reads the reference event
+    assert parse_event(1, event_type, payload) == parse_event(1, event_type, expected)
+    # and the answer shows the same business values the event carries
+    for key in ("status_label", "loyalty_points", "refund_deadline"):
+        assert response[key] == expected[key], key
+    assert response["total_cents"] == total == sum(q * u for _, _, q, u in lines)
+    assert response["items"] == 2
