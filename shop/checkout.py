@@ -57,6 +57,8 @@ def checkout_function_sql(name: str, *, declare: str = "", after_order: str = ""
     id order (so two checkouts never wait on each other in a cycle), stock is
     checked, the order, its items and its payment written, stock taken. Every
     refusal raises before anything is written, so the transaction rolls back.
+    Lines must name distinct products in ascending id order with positive
+    quantities (the app sorts them; a direct caller that does not is refused).
 
     ``after_order`` is PL/pgSQL run once the order is written, before the
     answer is remembered (the CQRS command side writes its outbox row there
@@ -85,6 +87,17 @@ DECLARE
     {declare}
 BEGIN
     replayed := false;
+    -- the app sends lines sorted and validated; a direct caller is held to the same
+    IF coalesce(cardinality(p_product_ids), 0) = 0
+            OR cardinality(p_quantities) IS DISTINCT FROM cardinality(p_product_ids)
+            OR array_position(p_product_ids, NULL) IS NOT NULL
+            OR p_product_ids <> ARRAY(SELECT DISTINCT w.id FROM unnest(p_product_ids) AS w(id)
+                                      ORDER BY w.id)
+            OR EXISTS (SELECT FROM unnest(p_quantities) AS q(n) WHERE q.n IS NULL OR q.n <= 0)
+    THEN
+        RAISE EXCEPTION USING ERRCODE = '{REFUSAL_CLASS}422', DETAIL = 'invalid_request',
+            MESSAGE = 'items: distinct products in ascending id order, positive quantities';
+    END IF;
     IF p_key IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(hashtextextended(p_key, 0));
         SELECT k.request_hash, k.response INTO v_earlier FROM idempotency_keys k

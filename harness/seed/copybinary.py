@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,30 +55,27 @@ def encode_rows(columns: Sequence[Fixed | Pooled]) -> bytes:
         raise ValueError("fixed-width columns must come before pooled text columns")
     n = len(fixed[0].values) if fixed else len(pooled[0].codes)
 
-    fields: list[tuple[str, object]] = [("count", ">i2")]
+    # the fixed part of a row: field count, then (length, value) per fixed column
+    names: list[str] = ["count"]
+    formats: list[object] = [">i2"]
     for i, col in enumerate(fixed):
-        width = (
-            col.values.shape[1]
-            if col.values.ndim == 2
-            else np.dtype(_NUMERIC[col.pg_type]).itemsize
-        )
-        fields.append((f"len{i}", ">i4"))
-        if col.values.ndim == 2:
-            fields.append((f"val{i}", (np.uint8, width)))
-        else:
-            fields.append((f"val{i}", _NUMERIC[col.pg_type]))
-    prefix = np.empty(n, dtype=np.dtype(fields))
-    prefix["count"] = len(columns)
-    for i, fixed_col in enumerate(fixed):
-        width = prefix.dtype[f"val{i}"].itemsize
-        prefix[f"len{i}"] = width
-        prefix[f"val{i}"] = fixed_col.values
+        names += [f"len{i}", f"val{i}"]
+        formats += [
+            ">i4",
+            (np.uint8, col.values.shape[1]) if col.values.ndim == 2 else _NUMERIC[col.pg_type],
+        ]
+    layout_spec: Any = {"names": names, "formats": formats}
+    layout = np.dtype(layout_spec)
+    width = layout.itemsize
     if not pooled:
+        prefix = np.empty(n, dtype=layout)
+        _fill(prefix, fixed, len(columns))
         return prefix.tobytes()
 
     # Every combination of pooled values is one "tail" of bytes (few of them:
-    # pools are small). Rows are laid out padded to the longest tail, then the
-    # padding is dropped in one boolean-mask pass.
+    # pools are small). Rows are laid out padded to the longest tail, the fixed
+    # fields written in place, then the padding is dropped in one boolean-mask
+    # pass (the mask of each combination is computed once, not once per row).
     combo = np.zeros(n, dtype=np.int64)
     tails: list[bytes] = [b""]
     for pooled_col in pooled:
@@ -88,12 +86,29 @@ def encode_rows(columns: Sequence[Fixed | Pooled]) -> bytes:
     tail_matrix = np.zeros((len(tails), int(tail_len.max())), dtype=np.uint8)
     for j, tail in enumerate(tails):
         tail_matrix[j, : len(tail)] = np.frombuffer(tail, dtype=np.uint8)
-    width = prefix.dtype.itemsize
     padded = np.empty((n, width + tail_matrix.shape[1]), dtype=np.uint8)
-    padded[:, :width] = prefix.view(np.uint8).reshape(n, width)
+    fields = layout.fields
+    assert fields is not None
+    # the same fields at the same offsets, one record per padded row
+    in_place_spec: Any = {
+        "names": names,
+        "formats": formats,
+        "offsets": [fields[name][1] for name in names],
+        "itemsize": padded.shape[1],
+    }
+    in_place = np.dtype(in_place_spec)
+    _fill(padded.reshape(-1).view(in_place), fixed, len(columns))
     padded[:, width:] = tail_matrix[combo]
-    keep = np.arange(padded.shape[1]) < (width + tail_len[combo])[:, None]
-    return padded[keep].tobytes()
+    keep_by_combo = np.arange(padded.shape[1]) < (width + tail_len)[:, None]
+    kept: npt.NDArray[np.uint8] = padded.reshape(-1)[keep_by_combo[combo].reshape(-1)]
+    return kept.tobytes()
+
+
+def _fill(rows: npt.NDArray[np.void], fixed: Sequence[Fixed], field_count: int) -> None:
+    rows["count"] = field_count
+    for i, fixed_col in enumerate(fixed):
+        rows[f"len{i}"] = rows.dtype[f"val{i}"].itemsize
+        rows[f"val{i}"] = fixed_col.values
 
 
 def fixed_text(values: npt.NDArray[np.bytes_]) -> Fixed:

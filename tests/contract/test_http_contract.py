@@ -496,3 +496,42 @@ def test_the_outbox_event_is_the_one_order_placed_describes(shop: Shop) -> None:
         assert response[key] == expected[key], key
     assert response["total_cents"] == total == sum(q * u for _, _, q, u in lines)
     assert response["items"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("ids", "quantities"),
+    [
+        ("descending", [1, 1]),
+        ("repeated", [1, 1]),
+        ("none", []),
+        ("ascending", [1]),  # fewer quantities than products
+        ("ascending", [1, 0]),
+        ("ascending", [1, None]),
+        ("with a null", [1, 1]),
+    ],
+)
+def test_the_checkout_function_refuses_lines_the_app_never_sends(
+    shop: Shop, ids: str, quantities: list[int | None]
+) -> None:
+    """Called straight in SQL (as pgbench does), it holds callers to what the app ensures."""
+    from cqrs_app.commands import CQRS_CHECKOUT
+    from shop.checkout import SHOP_CHECKOUT
+
+    low, high = sorted(two_products(shop))
+    product_ids = {
+        "descending": [high, low],
+        "repeated": [low, low],
+        "none": [],
+        "ascending": [low, high],
+        "with a null": [low, None],
+    }[ids]
+    function = CQRS_CHECKOUT if shop.read_dsn is not None else SHOP_CHECKOUT
+    before = shop.footprint()
+    with pytest.raises(psycopg.Error) as refused:
+        shop.sql(
+            f"SELECT * FROM {function}(1, %s::bigint[], %s::int[], 'card', 'ch_t', NULL, NULL)",
+            (product_ids, quantities),
+        )
+    assert refused.value.sqlstate == "CB422"
+    assert shop.footprint() == before
