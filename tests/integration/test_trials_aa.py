@@ -1,7 +1,9 @@
 """The A/A test of the issue "Trials, not anecdotes": a server of known latency, three trials a run.
 
 The same server (40 ms) measured by two runs of three trials each: compare calls
-at most 5% of the latency metrics it judges "beyond noise". The same test
+at most 5% of the latency metrics it judges "beyond noise" (at least one allowed:
+at the 99% verdict level one false call among fifteen is expected now and then),
+each of them a change under 2%. The same test
 measures a server that answers in 46 ms and finds the change.
 
 Locust is driven directly, as in test_load_driver (no database, no app): each
@@ -11,6 +13,7 @@ has the layout of ``run --repeat 3`` (``<system>/trial-<k>/``).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -124,7 +127,12 @@ def test_aa_runs_are_within_noise_and_a_real_change_is_found(
         + ", ".join(f"{r['metric']} {r['change']:+.1%}" for r in beyond)
     )
     assert len(judged) >= 12  # p50 and p95 of checkout and its confirmation, the reports
-    assert len(beyond) <= 0.05 * len(judged)
+    # Verdicts are at 99 %: fifteen unchanged metrics give one "beyond noise" call about one
+    # A/A comparison in seven (CI saw a -0.15 % p50 so called), two or more about one in a
+    # hundred. 5 % of them, rounded down, would have refused the expected single one.
+    assert len(beyond) <= max(1, math.floor(0.05 * len(judged)))
+    # and what an A/A comparison calls beyond noise is a sliver, never a real-looking change
+    assert all(abs(r["change"]) < 0.02 for r in beyond), beyond
 
     changed = compare_runs(first, slower)
     rows = {r["metric"]: r for r in changed["metrics"]}
